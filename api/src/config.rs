@@ -1,0 +1,184 @@
+//! [`ServeConfig`]: how `fieldhouse serve` runs. Defaults below, overridden
+//! by a TOML file (`--config FILE`, else `<data-dir>/fieldhouse.toml` when it
+//! exists), then by `FIELDHOUSE_*` environment variables, then by flags.
+//! Unknown keys are rejected.
+//!
+//! | key | environment | default | meaning |
+//! |---|---|---|---|
+//! | `addr` | `FIELDHOUSE_ADDR` | `127.0.0.1:8080` | where to listen |
+//! | `relay_latency_secs` | `FIELDHOUSE_RELAY_LATENCY` | 10 | seconds between outbox relay passes |
+//! | `report_tick_secs` | `FIELDHOUSE_REPORT_TICK` | 60 | seconds between report-scheduler passes |
+//! | `shutdown_grace_secs` | `FIELDHOUSE_SHUTDOWN_GRACE` | 30 | how long requests in flight may finish after a stop signal |
+//! | `kpi_timeout_secs` | `FIELDHOUSE_KPI_TIMEOUT` | 120 | time limit of one KPI computation |
+//! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
+//! | `kpi_cache_mib` | `FIELDHOUSE_KPI_CACHE_MIB` | 256 | memory for kept KPI answers |
+//! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | 2048 | memory pool of KPI queries |
+//! | `sql_max_rows` | `FIELDHOUSE_SQL_MAX_ROWS` | 100000 | most rows one SQL query returns |
+//! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |
+//! | `sql_memory_mib` | `FIELDHOUSE_SQL_MEMORY` | 512 | memory pool of one SQL query (sorts spill to disk beyond it) |
+//! | `sql_concurrency` | `FIELDHOUSE_SQL_CONCURRENCY` | 4 | SQL queries running at once (others wait) |
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub relay_latency_secs: u64,
+    pub report_tick_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub kpi_timeout_secs: u64,
+    pub kpi_cache_entries: usize,
+    pub kpi_cache_mib: usize,
+    pub memory_limit_mib: usize,
+    pub sql_max_rows: usize,
+    pub sql_timeout_secs: u64,
+    pub sql_memory_mib: usize,
+    pub sql_concurrency: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            relay_latency_secs: 10,
+            report_tick_secs: 60,
+            shutdown_grace_secs: 30,
+            kpi_timeout_secs: 120,
+            kpi_cache_entries: 512,
+            kpi_cache_mib: 256,
+            memory_limit_mib: 2048,
+            sql_max_rows: 100_000,
+            sql_timeout_secs: 30,
+            sql_memory_mib: 512,
+            sql_concurrency: 4,
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file `{path}`: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: `{value}` is not a valid value")]
+    Env { name: String, value: String },
+}
+
+/// `(environment variable, key)` pairs.
+pub const ENV: &[(&str, &str)] = &[
+    ("FIELDHOUSE_ADDR", "addr"),
+    ("FIELDHOUSE_RELAY_LATENCY", "relay_latency_secs"),
+    ("FIELDHOUSE_REPORT_TICK", "report_tick_secs"),
+    ("FIELDHOUSE_SHUTDOWN_GRACE", "shutdown_grace_secs"),
+    ("FIELDHOUSE_KPI_TIMEOUT", "kpi_timeout_secs"),
+    ("FIELDHOUSE_KPI_CACHE_ENTRIES", "kpi_cache_entries"),
+    ("FIELDHOUSE_KPI_CACHE_MIB", "kpi_cache_mib"),
+    ("FIELDHOUSE_MEMORY_LIMIT", "memory_limit_mib"),
+    ("FIELDHOUSE_SQL_MAX_ROWS", "sql_max_rows"),
+    ("FIELDHOUSE_SQL_TIMEOUT", "sql_timeout_secs"),
+    ("FIELDHOUSE_SQL_MEMORY", "sql_memory_mib"),
+    ("FIELDHOUSE_SQL_CONCURRENCY", "sql_concurrency"),
+];
+
+impl ServeConfig {
+    /// Defaults, then `file` (or `<data_dir>/fieldhouse.toml` if present),
+    /// then the environment as given by `env` (e.g. `|k| std::env::var(k).ok()`).
+    pub fn load(
+        data_dir: &Path,
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ServeConfig, ConfigError> {
+        let default_file = data_dir.join("fieldhouse.toml");
+        let file = file.map(Path::to_path_buf).or_else(|| default_file.exists().then_some(default_file));
+        let mut table = match &file {
+            Some(p) => {
+                let path = p.display().to_string();
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Parse { path, message: e.to_string() })?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, key) in ENV {
+            let Some(value) = env(name) else { continue };
+            let v = if *key == "addr" {
+                toml::Value::String(value.clone())
+            } else {
+                toml::Value::Integer(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| ConfigError::Env { name: name.to_string(), value: value.clone() })?,
+                )
+            };
+            table.insert(key.to_string(), v);
+        }
+        let source = file.map(|p| p.display().to_string()).unwrap_or_else(|| "environment".into());
+        let cfg: ServeConfig = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Parse { path: source.clone(), message: e.message().to_string() }
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Parse { path: source, message })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("sql_max_rows", self.sql_max_rows),
+            ("sql_concurrency", self.sql_concurrency),
+            ("sql_memory_mib", self.sql_memory_mib),
+            ("memory_limit_mib", self.memory_limit_mib),
+            ("kpi_cache_entries", self.kpi_cache_entries),
+        ] {
+            if v == 0 {
+                return Err(format!("`{key}` must be at least 1"));
+            }
+        }
+        if self.sql_timeout_secs == 0 || self.kpi_timeout_secs == 0 {
+            return Err("time limits must be at least 1 s".into());
+        }
+        Ok(())
+    }
+
+    pub fn sql_timeout(&self) -> Duration {
+        Duration::from_secs(self.sql_timeout_secs)
+    }
+
+    /// The configuration as TOML (nothing secret in it).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn file_then_environment_and_unknown_keys_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        assert_eq!(ServeConfig::load(dir.path(), None, none).unwrap(), ServeConfig::default());
+        std::fs::write(dir.path().join("fieldhouse.toml"), "sql_max_rows = 10\naddr = \"0.0.0.0:9000\"\n").unwrap();
+        let env = |k: &str| (k == "FIELDHOUSE_SQL_TIMEOUT").then(|| "7".to_string());
+        let c = ServeConfig::load(dir.path(), None, env).unwrap();
+        assert_eq!((c.sql_max_rows, c.sql_timeout_secs, c.addr.port()), (10, 7, 9000));
+        std::fs::write(dir.path().join("bad.toml"), "sql_max_rowz = 10\n").unwrap();
+        let e = ServeConfig::load(dir.path(), Some(&dir.path().join("bad.toml")), none).unwrap_err().to_string();
+        assert!(e.contains("sql_max_rowz"), "{e}");
+        let env = |k: &str| (k == "FIELDHOUSE_SQL_MEMORY").then(|| "lots".to_string());
+        assert!(ServeConfig::load(dir.path(), None, env).unwrap_err().to_string().contains("FIELDHOUSE_SQL_MEMORY"));
+    }
+}

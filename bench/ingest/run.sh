@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# NDJSON → committed Delta rows per second, beside DuckDB's
+#   COPY (SELECT * FROM read_json(...)) TO '...parquet'
+# on the same file in the same run, with the peak memory (max RSS) of both.
+#
+#   bench/ingest/run.sh [N]        # N events, default 5000000
+#
+# Needs: cargo, python3 (DuckDB is pip-installed into a venv), /usr/bin/time.
+# Work files go to $BENCH_DIR (default: a fresh temp dir, removed at the end).
+set -euo pipefail
+N="${1:-5000000}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+work="${BENCH_DIR:-$(mktemp -d)}"
+[ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
+venv="${FIELDHOUSE_PY_VENV:-$HOME/.cache/fieldhouse/pyvenv}"
+
+echo "== building (release)" >&2
+(cd "$root" && cargo build --release -q -p fieldhouse-ingest --example bench_ingest)
+bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
+
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -c "import duckdb" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb >&2
+
+file="$work/events.ndjson"
+echo "== generating $N events" >&2
+"$bin" gen "$N" "$file"
+size=$(stat -c %s "$file")
+
+timev() { # timev OUTFILE cmd... : run with /usr/bin/time -v, print max RSS in MiB
+  local out="$1"; shift
+  /usr/bin/time -v "$@" > "$out.stdout" 2> "$out.time"
+  awk -F: '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$out.time"
+}
+
+sync
+echo "== fieldhouse: NDJSON -> Delta (events, partitioned by event_date, fsynced commits)" >&2
+fh_rss=$(timev "$work/fh" "$bin" ingest "$file" "$work/lake")
+fh_json=$(cat "$work/fh.stdout")
+fh_secs=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
+fh_rows=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+
+echo "== duckdb: COPY (SELECT * FROM read_json(...)) TO parquet" >&2
+cat > "$work/duck.py" <<PY
+import duckdb, time, json
+con = duckdb.connect()
+t = time.time()
+con.execute("COPY (SELECT * FROM read_json('$file', format='newline_delimited', union_by_name=true, sample_size=-1)) TO '$work/duck.parquet' (FORMAT parquet)")
+secs = time.time() - t
+rows = con.execute("SELECT count(*) FROM read_parquet('$work/duck.parquet')").fetchone()[0]
+print(json.dumps({"rows": rows, "seconds": secs}))
+PY
+dk_rss=$(timev "$work/dk" "$venv/bin/python" "$work/duck.py")
+dk_secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/dk.stdout")
+dk_rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/dk.stdout")
+
+python3 - "$N" "$size" "$fh_rows" "$fh_secs" "$fh_rss" "$dk_rows" "$dk_secs" "$dk_rss" "$(nproc)" <<'PY'
+import sys
+n, size, fr, fs, fm, dr, ds, dm, cores = sys.argv[1:]
+n, size, fr, dr = int(n), int(size), int(fr), int(dr)
+fs, ds, fm, dm = float(fs), float(ds), int(fm), int(dm)
+print(f"input: {n} events, {size/2**20:.0f} MiB NDJSON, {cores} cores")
+print(f"fieldhouse  {fr:>9} rows  {fs:7.1f} s  {fr/fs:>10,.0f} rows/s  peak RSS {fm:>6} MiB")
+print(f"duckdb      {dr:>9} rows  {ds:7.1f} s  {dr/ds:>10,.0f} rows/s  peak RSS {dm:>6} MiB")
+print(f"ratio fieldhouse/duckdb rows/s: {(fr/fs)/(dr/ds):.2f}")
+PY

@@ -1,0 +1,211 @@
+//! `fieldhouse demo`: the one command a new user runs first. Builds a fresh
+//! data directory, simulates a service organisation, lands its events in the
+//! lake, prints a KPI summary, writes the scheduled reports once, and serves
+//! the API until Ctrl-C (unless `--no-serve`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fieldhouse_engine::output::{Format, write_batches};
+use fieldhouse_engine::{Caller, Engine, EngineConfig, KpiRequest, SessionOptions};
+use fieldhouse_ingest::{Lake, Relay};
+use fieldhouse_reports::scheduler::{error_chain, run_now};
+use fieldhouse_reports::{Config, EngineSource, Period};
+use fieldhouse_sim::{SimConfig, Size};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Options of `fieldhouse demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Size of the simulated organisation: `small` (20 technicians, 3
+    /// months, about a minute), `default` (200 technicians, 12 months) or `large`.
+    #[arg(long, default_value = "default")]
+    pub(crate) size: Size,
+    /// Seed of the simulation.
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Months to simulate (overrides the preset).
+    #[arg(long)]
+    pub(crate) months: Option<u32>,
+    /// Number of technicians (overrides the preset).
+    #[arg(long)]
+    pub(crate) technicians: Option<u32>,
+    /// Delete an existing data directory's contents first.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Stop after writing the reports instead of serving.
+    #[arg(long)]
+    pub(crate) no_serve: bool,
+    /// Where to serve.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: SocketAddr,
+}
+
+/// The KPIs of the summary table, with the column that carries the headline number.
+const SUMMARY: &[(&str, &str)] = &[
+    ("sla_response_compliance", "SLA response compliance"),
+    ("sla_resolution_compliance", "SLA resolution compliance"),
+    ("first_time_fix_rate", "First-time fix rate"),
+    ("parts_attach_rate", "Parts attach rate"),
+    ("csat", "Customer satisfaction"),
+    ("dso", "Days sales outstanding"),
+];
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n[{n}/5] {text}");
+}
+
+pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
+    prepare_dir(data_dir, args.force)?;
+    let mut cfg = SimConfig::preset(args.size);
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(m) = args.months {
+        cfg.months = m;
+    }
+    if let Some(t) = args.technicians {
+        cfg.technicians = t;
+    }
+    cfg.validate()?;
+
+    step(1, &format!("simulating {} technicians over {} months from {}", cfg.technicians, cfg.months, cfg.start));
+    let summary = simulate(data_dir, &cfg)?;
+    println!(
+        "      {} orders, {} visits, {} invoices, {} payments, {} claims; {} events",
+        summary.orders, summary.visits, summary.invoices, summary.payments, summary.claims, summary.events
+    );
+
+    let rt = runtime()?;
+    step(2, "landing the events in the lake (Delta tables under lake/)");
+    let started = Instant::now();
+    let lake_dir = data_dir.join("lake");
+    let stats = rt.block_on(async {
+        let lake = Lake::open(&lake_dir.display().to_string()).await?;
+        Relay::new(data_dir.join("ops.db"), lake).run_once().await
+    })?;
+    println!(
+        "      {} events in {} commits ({:.1} s), outbox sequence {}",
+        stats.events,
+        stats.commits,
+        started.elapsed().as_secs_f64(),
+        stats.end_version
+    );
+
+    step(3, "computing KPIs over the simulated period");
+    let from = cfg.start.to_string();
+    let to = cfg.end().to_string();
+    let engine = Engine::new(EngineConfig::new(data_dir))?;
+    // One reference instant for the whole summary, so the KPIs share the views computed for the first.
+    let session = SessionOptions { now: Some(chrono::Utc::now()), ..SessionOptions::default() };
+    for (kpi, title) in SUMMARY {
+        let mut params = BTreeMap::new();
+        params.insert("from".to_string(), from.clone());
+        params.insert("to".to_string(), to.clone());
+        let request = KpiRequest { name: (*kpi).to_string(), params, by: Vec::new(), session: session.clone() };
+        let result = rt.block_on(async {
+            let stream = fieldhouse_engine::run_kpi(&engine, &request, &Caller::admin()).await?;
+            let schema = stream.schema();
+            let batches = fieldhouse_engine::collect(stream).await?;
+            let mut out = Vec::new();
+            write_batches(&batches, &schema, Format::Table, &mut out)?;
+            Ok::<_, fieldhouse_engine::Error>(String::from_utf8_lossy(&out).into_owned())
+        });
+        match result {
+            Ok(table) => {
+                println!("\n  {title} ({kpi})");
+                for line in table.lines() {
+                    println!("  {line}");
+                }
+            }
+            Err(e) => println!("\n  {title} ({kpi}): failed: {e}"),
+        }
+    }
+
+    step(4, "writing the scheduled reports for the last full period");
+    let config = Config::load(data_dir)?;
+    let last_day = cfg.end().pred_opt().unwrap_or(cfg.end());
+    let written = rt.block_on(async {
+        let source = EngineSource::open(data_dir)?;
+        let mut written = Vec::new();
+        for def in &config.reports {
+            let period = Period::last_full(def.period, cfg.end());
+            match run_now(&source, data_dir, def, period, None, None).await {
+                Ok(runs) => written.extend(runs.into_iter().map(|r| r.dir)),
+                Err(e) => println!("      report {} {period} failed: {}", def.name, error_chain(&e)),
+            }
+        }
+        Ok::<_, fieldhouse_reports::Error>(written)
+    })?;
+    let _ = last_day;
+    for dir in &written {
+        println!("      {}", dir.display());
+    }
+
+    let token = fieldhouse_api::TokenStore::open_in(data_dir)?.create(
+        fieldhouse_engine::Role::Admin,
+        None,
+        Some("demo-admin"),
+    )?;
+    println!(
+        "\n      admin token (shown once; `fieldhouse token list` / `token revoke` manage it):\n      {}",
+        token.secret
+    );
+    println!("      dashboard: http://{}/login (paste the token there)", args.addr);
+    println!("      API:       curl -H 'Authorization: Bearer {}' http://{}/api/v1/kpis", token.secret, args.addr);
+
+    if args.no_serve {
+        step(5, "done (--no-serve)");
+        println!("      explore: fieldhouse --data-dir {} kpi --list", data_dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    step(5, &format!("serving on http://{} (Ctrl-C stops)", args.addr));
+    crate::serve::serve_blocking(data_dir, args.addr)
+}
+
+fn prepare_dir(data_dir: &Path, force: bool) -> Result<()> {
+    if data_dir.exists() {
+        let non_empty =
+            std::fs::read_dir(data_dir).with_context(|| format!("reading {}", data_dir.display()))?.next().is_some();
+        if non_empty {
+            if !force {
+                bail!(
+                    "{} already holds data; the demo builds a fresh data directory. \
+                     Use --force to delete its contents, or choose another with --data-dir",
+                    data_dir.display()
+                );
+            }
+            std::fs::remove_dir_all(data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
+        }
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    Ok(())
+}
+
+fn simulate(data_dir: &Path, cfg: &SimConfig) -> Result<fieldhouse_sim::SimSummary> {
+    let days = (cfg.end() - cfg.start).num_days().max(1) as u64;
+    let bar = ProgressBar::new(days);
+    bar.set_style(
+        ProgressStyle::with_template("      [{elapsed_precise}] {bar:40} day {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let report = |p: fieldhouse_sim::Progress| {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_position(p.day.min(p.days));
+        bar.set_message(format!("{} orders, {:.0} events/s", p.orders, p.events as f64 / secs));
+    };
+    let summary = fieldhouse_sim::simulate(data_dir, cfg, Some(&report))
+        .with_context(|| format!("simulating into {}", data_dir.display()))?;
+    bar.finish_and_clear();
+    Ok(summary)
+}

@@ -1,0 +1,188 @@
+//! `fieldhouse serve`: the API (operations, KPIs, SQL, reports, event
+//! ingest, OpenAPI, metrics) behind bearer tokens, the outbox relay (events
+//! queryable within `relay_latency_secs`) and the report scheduler, in one
+//! process, with graceful shutdown on Ctrl-C or SIGTERM.
+//!
+//! Settings: defaults, then `--config FILE` (or `<data-dir>/fieldhouse.toml`),
+//! then `FIELDHOUSE_*` variables, then the flags below; see
+//! `fieldhouse_api::config` for every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use clap::Args;
+use fieldhouse_api::{ApiState, ServeConfig};
+use fieldhouse_ingest::http::HttpState;
+use fieldhouse_ingest::{IngestOptions, Lake, Metrics, Relay, RelayConfig};
+use tokio::sync::watch;
+
+/// Options of `fieldhouse serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// A TOML file of settings (default: <data-dir>/fieldhouse.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address to listen on (config `addr`, FIELDHOUSE_ADDR; default 127.0.0.1:8080).
+    #[arg(long)]
+    pub(crate) addr: Option<SocketAddr>,
+    /// Seconds between outbox relay passes: how soon an operation is queryable in the lake.
+    #[arg(long)]
+    pub(crate) relay_latency: Option<u64>,
+    /// Seconds between report-scheduler passes.
+    #[arg(long)]
+    pub(crate) report_tick: Option<u64>,
+    /// Print the effective settings as TOML and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+}
+
+pub(crate) fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
+    let mut config = ServeConfig::load(data_dir, args.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(a) = args.addr {
+        config.addr = a;
+    }
+    if let Some(l) = args.relay_latency {
+        config.relay_latency_secs = l;
+    }
+    if let Some(t) = args.report_tick {
+        config.report_tick_secs = t;
+    }
+    if args.print_config {
+        print!("{}", config.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve_with(data_dir, config)
+}
+
+/// Serve with the data directory's settings on `addr` until Ctrl-C (used by the demo).
+pub(crate) fn serve_blocking(data_dir: &Path, addr: SocketAddr) -> Result<ExitCode> {
+    let mut config = ServeConfig::load(data_dir, None, |k| std::env::var(k).ok())?;
+    config.addr = addr;
+    serve_with(data_dir, config)
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let addr = config.addr;
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let latency = Duration::from_secs(config.relay_latency_secs);
+        let report_tick = Duration::from_secs(config.report_tick_secs);
+        let lake_dir = data_dir.join("lake");
+        let lake = Lake::open(&lake_dir.display().to_string()).await.context("opening the lake")?;
+        // The engine reads `lake/events`: make sure it exists before the first request.
+        lake.ensure_tables().await.context("creating the lake tables")?;
+        let metrics = Arc::new(Metrics::default());
+        let ingest_state =
+            HttpState::new(lake.clone(), &data_dir.join("ingest.db"), IngestOptions::default(), metrics.clone())?;
+        let ingest_metrics = metrics.clone();
+        let state = ApiState::open(data_dir, config)
+            .context("opening the data directory")?
+            .with_metrics_text(Arc::new(move || ingest_metrics.render_prometheus()));
+
+        // The dashboard: its own cookie login over the same token store, so it
+        // is merged as a public router (not behind the bearer-token check).
+        let dashboard_state = fieldhouse_api::dashboard::DashboardState {
+            engine: state.engine.clone(),
+            cache: state.cache.clone(),
+            auth: state.tokens.clone(),
+        };
+        // Warm the KPI cache with every token holder's home page, so the first
+        // paint is served from memory while the lake has not moved on.
+        let callers: Vec<fieldhouse_engine::Caller> = {
+            let mut c: Vec<_> = state
+                .tokens
+                .list()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| t.revoked_at.is_none())
+                .map(|t| fieldhouse_engine::Caller { role: t.role, agent_id: t.agent_id })
+                .collect();
+            c.sort_by_key(|x| (x.role, x.agent_id));
+            c.dedup();
+            c
+        };
+        let warm_state = dashboard_state.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            fieldhouse_api::dashboard::warm(&warm_state, &callers).await;
+            tracing::info!(
+                callers = callers.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "dashboard cache warmed"
+            );
+        });
+        let public = Router::new().merge(fieldhouse_api::dashboard::router(dashboard_state));
+        let app = fieldhouse_api::app_with(state, fieldhouse_ingest::http::router(ingest_state), public);
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+
+        let relay = Relay::new(data_dir.join("ops.db"), lake)
+            .with_config(RelayConfig { latency, ..RelayConfig::default() })
+            .with_metrics(metrics);
+        let relay_task = tokio::spawn({
+            let rx = stop_rx.clone();
+            async move { relay.run_forever(stopped(rx)).await }
+        });
+        let reports_task = match fieldhouse_reports::EngineSource::open(data_dir) {
+            Ok(source) => {
+                let rx = stop_rx.clone();
+                let dir = data_dir.to_path_buf();
+                Some(tokio::spawn(async move {
+                    fieldhouse_reports::scheduler::serve(Arc::new(source), dir, report_tick, stopped(rx)).await
+                }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "report scheduler not started");
+                None
+            }
+        };
+
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        println!(
+            "Fieldhouse is serving on http://{}  (health: /healthz; API: /api/v1/openapi.json with a bearer token)",
+            listener.local_addr()?
+        );
+        let shutdown = async move {
+            stop_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        };
+        fieldhouse_api::serve_on(listener, app, shutdown, grace).await?;
+        let _ = relay_task.await;
+        if let Some(t) = reports_task {
+            let _ = t.await;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,255 @@
+//! KPI answers for the pages, stale-while-revalidate over the shared
+//! [`KpiCache`](fieldhouse_engine::cache::KpiCache).
+//!
+//! The engine's cache keeps an answer while the lake version stays, but an
+//! answer that depends on the wall clock (SLA states of open orders, ages)
+//! only for its `max_age`. The dashboard keeps the last answer per request
+//! and caller scope too: when the lake version is still the one that answer
+//! was computed at, the page is drawn from it at once, and an answer older
+//! than `max_age` is recomputed in the background for the next paint. So a
+//! page never waits on a scan when nothing changed; it waits only after a
+//! commit, or for a request never seen since the process started.
+//!
+//! The store is process-wide (keyed by lake directory too), so that
+//! [`warm`](crate::warm) at server start fills what the router reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use fieldhouse_engine::cache::CachedKpi;
+use fieldhouse_engine::{Caller, KpiRequest, Role, SqlLimits};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::DashboardState;
+
+/// One result row, column name → JSON value (as arrow's JSON writer gives it).
+pub(crate) type Row = Map<String, Value>;
+
+/// A KPI answer as rows.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) rows: Arc<Vec<Row>>,
+    pub(crate) lake_version: i64,
+    pub(crate) computed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    lake: PathBuf,
+    name: String,
+    params: BTreeMap<String, String>,
+    by: Vec<String>,
+    role: Role,
+    agent: Option<Uuid>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    answer: Answer,
+    stored: Instant,
+    refreshing: bool,
+}
+
+/// At most this many answers are kept (the oldest go first).
+const CAPACITY: usize = 2048;
+
+fn store() -> &'static Mutex<HashMap<Key, Entry>> {
+    static STORE: OnceLock<Mutex<HashMap<Key, Entry>>> = OnceLock::new();
+    STORE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn key(state: &DashboardState, request: &KpiRequest, caller: &Caller) -> Key {
+    Key {
+        lake: state.engine.config().data_dir.clone(),
+        name: request.name.clone(),
+        params: request.params.clone(),
+        by: request.by.clone(),
+        role: caller.role,
+        agent: caller.agent_id,
+    }
+}
+
+fn put(key: Key, answer: Answer) {
+    let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
+    if map.len() >= CAPACITY && !map.contains_key(&key) {
+        let oldest = map.iter().min_by_key(|(_, e)| e.stored).map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            map.remove(&k);
+        }
+    }
+    map.insert(key, Entry { answer, stored: Instant::now(), refreshing: false });
+}
+
+/// The answer to `request` for `caller` at lake version `version` (what the
+/// page resolved once for all its sections).
+pub(crate) async fn fetch(
+    state: &DashboardState,
+    request: &KpiRequest,
+    caller: &Caller,
+    version: i64,
+) -> fieldhouse_engine::Result<Answer> {
+    let key = key(state, request, caller);
+    let fresh = {
+        let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
+        match map.get_mut(&key) {
+            Some(e) if e.answer.lake_version >= version => {
+                let refresh = !e.refreshing && e.stored.elapsed() > state.cache.max_age();
+                if refresh {
+                    e.refreshing = true;
+                }
+                Some((e.answer.clone(), refresh))
+            }
+            _ => None,
+        }
+    };
+    if let Some((answer, refresh)) = fresh {
+        if refresh {
+            let (state, request, caller, key) = (state.clone(), request.clone(), caller.clone(), key.clone());
+            tokio::spawn(async move {
+                match state.cache.run(&state.engine, &request, &caller).await {
+                    Ok(a) => put(key, to_answer(&a)),
+                    Err(e) => {
+                        tracing::warn!(kpi = %request.name, error = %e, "refreshing a dashboard answer");
+                        if let Some(entry) = store().lock().unwrap_or_else(PoisonError::into_inner).get_mut(&key) {
+                            entry.refreshing = false;
+                        }
+                    }
+                }
+            });
+        }
+        return Ok(answer);
+    }
+    let a = state.cache.run(&state.engine, request, caller).await?;
+    let answer = to_answer(&a);
+    put(key, answer.clone());
+    Ok(answer)
+}
+
+fn to_answer(a: &CachedKpi) -> Answer {
+    Answer { rows: Arc::new(to_rows(&a.batches)), lake_version: a.lake_version, computed_at: a.computed_at }
+}
+
+/// Batches as JSON rows.
+pub(crate) fn to_rows(batches: &[arrow::array::RecordBatch]) -> Vec<Row> {
+    let mut w = arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        if w.write(b).is_err() {
+            return Vec::new();
+        }
+    }
+    if w.finish().is_err() {
+        return Vec::new();
+    }
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Vec<Row>>(&bytes).unwrap_or_default()
+}
+
+/// Labels and choices for the filters: regions, products, agents, parts, as
+/// far as the caller may see them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    pub(crate) regions: Vec<String>,
+    /// (id, label), sorted by label.
+    pub(crate) products: Vec<(String, String)>,
+    pub(crate) agents: Vec<(String, String)>,
+    pub(crate) parts: HashMap<String, String>,
+}
+
+impl Names {
+    pub(crate) fn agent(&self, id: &str) -> String {
+        self.agents.iter().find(|(i, _)| i == id).map(|(_, l)| l.clone()).unwrap_or_else(|| short_id(id))
+    }
+
+    pub(crate) fn part(&self, id: &str) -> String {
+        self.parts.get(id).cloned().unwrap_or_else(|| short_id(id))
+    }
+}
+
+/// The last block of a UUID (the random part of a UUIDv7, whose first
+/// blocks are a timestamp), enough to tell rows apart on screen.
+pub(crate) fn short_id(id: &str) -> String {
+    id.rsplit('-').next().unwrap_or(id).to_string()
+}
+
+const NAMES_SQL: &str = "
+SELECT 'region' AS kind, CAST(region AS VARCHAR) AS id, CAST(region AS VARCHAR) AS label
+  FROM sites WHERE region IS NOT NULL GROUP BY region
+UNION ALL SELECT 'product', CAST(product_id AS VARCHAR), CAST(model AS VARCHAR) FROM products
+UNION ALL SELECT 'agent', CAST(agent_id AS VARCHAR), CAST(name AS VARCHAR) FROM agents
+UNION ALL SELECT 'part', CAST(part_id AS VARCHAR), CAST(part_number AS VARCHAR) FROM parts
+";
+
+type NamesKey = (PathBuf, Option<Uuid>, i64);
+
+/// The names the caller may see at lake `version` (computed once per version and scope).
+pub(crate) async fn names(state: &DashboardState, caller: &Caller, version: i64) -> Names {
+    static NAMES: OnceLock<Mutex<HashMap<NamesKey, Arc<Names>>>> = OnceLock::new();
+    let cell = NAMES.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (state.engine.config().data_dir.clone(), caller.agent_id, version);
+    if let Some(n) = cell.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return (**n).clone();
+    }
+    let names = match load_names(state, caller).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "loading filter names");
+            return Names::default();
+        }
+    };
+    let mut map = cell.lock().unwrap_or_else(PoisonError::into_inner);
+    map.retain(|k, _| !(k.0 == key.0 && k.1 == key.1));
+    if map.len() > 256 {
+        map.clear();
+    }
+    map.insert(key, Arc::new(names.clone()));
+    names
+}
+
+async fn load_names(state: &DashboardState, caller: &Caller) -> fieldhouse_engine::Result<Names> {
+    let stream =
+        fieldhouse_engine::run_sql(&state.engine, NAMES_SQL, caller, SqlLimits::default(), &Default::default()).await?;
+    let rows = to_rows(&fieldhouse_engine::collect(stream).await?);
+    let mut n = Names::default();
+    for r in rows {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(kind), Some(id)) = (text("kind"), text("id")) else { continue };
+        let label = text("label").unwrap_or_else(|| short_id(&id));
+        match kind.as_str() {
+            "region" => n.regions.push(id),
+            "product" => n.products.push((id, label)),
+            "agent" => n.agents.push((id, label)),
+            _ => {
+                n.parts.insert(id, label);
+            }
+        }
+    }
+    n.regions.sort();
+    n.products.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    n.agents.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(n)
+}
+
+/// A number from a row (arrow's JSON writer gives decimals as text).
+pub(crate) fn num(row: &Row, key: &str) -> Option<f64> {
+    match row.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Text from a row.
+pub(crate) fn text(row: &Row, key: &str) -> Option<String> {
+    match row.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}

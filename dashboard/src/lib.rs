@@ -1,0 +1,255 @@
+//! The KPI dashboard: server-rendered HTML pages per audience, charts drawn
+//! with plotters as inline SVG, login by token in an `HttpOnly`,
+//! `SameSite=Strict` cookie. No JavaScript: filters are a plain GET form.
+//!
+//! The server that mounts [`router`] supplies a [`DashboardState`]: the
+//! engine, the process-wide KPI cache and an [`Authenticate`] that maps a
+//! token to a [`Caller`]. Every KPI runs as that caller, so the engine
+//! scopes a partner to its agent's rows.
+//!
+//! - [`pages`]: the pages per audience and their sections; who may read what
+//!   (the KPI's audience in the catalog).
+//! - [`sections`]: each section's KPI requests for the filters, and its card.
+//! - [`data`]: answers from the KPI cache, kept per lake version and redrawn
+//!   without waiting when nothing changed; filter choices and labels.
+//! - [`filters`]: period, region, product, agent from the query string.
+//! - [`auth`]: the session cookie.
+//! - [`html`]: escaping, the page frame and CSS, login and error pages.
+
+mod auth;
+mod data;
+mod filters;
+mod html;
+mod pages;
+mod sections;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use fieldhouse_engine::cache::KpiCache;
+use fieldhouse_engine::{Caller, Engine};
+use serde::Deserialize;
+
+use crate::filters::{FilterQuery, Filters};
+use crate::html::esc;
+use crate::pages::Page;
+
+/// Maps a login token to the caller it stands for; `None` = unknown or revoked.
+pub trait Authenticate: Send + Sync + 'static {
+    fn authenticate(&self, token: &str) -> Option<Caller>;
+}
+
+/// What the dashboard needs from the server that mounts it.
+#[derive(Clone)]
+pub struct DashboardState {
+    pub engine: Engine,
+    pub cache: Arc<KpiCache>,
+    pub auth: Arc<dyn Authenticate>,
+}
+
+/// The dashboard's routes: `GET /` (the caller's home page), `GET`+`POST
+/// /login`, `POST /logout`, `GET /dashboard/{page}` with `page` one of
+/// `management`, `dispatch`, `engineering`, `finance`, `partner`.
+pub fn router(state: DashboardState) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/dashboard/{page}", get(page))
+        .with_state(state)
+}
+
+/// Compute the home page of each of `callers` with the default filters, so
+/// that their first paint is served from memory (call at server start).
+pub async fn warm(state: &DashboardState, callers: &[Caller]) {
+    let Ok(filters) = Filters::parse(&FilterQuery::default()) else { return };
+    for caller in callers {
+        if let Some(page) = Page::home(state.engine.catalog(), caller.role)
+            && let Err(e) = render(state, caller, page, &filters).await
+        {
+            tracing::warn!(role = %caller.role, error = %e.1, "warming the dashboard");
+        }
+    }
+}
+
+/// The Content-Security-Policy of every page: no scripts at all, styles
+/// inline only, forms post to this origin.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+fn html_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(HeaderName::from_static("content-security-policy"), HeaderValue::from_static(CSP));
+    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+    r
+}
+
+fn redirect(to: &'static str, cookie: Option<String>) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut().insert(LOCATION, HeaderValue::from_static(to));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(SET_COOKIE, c);
+    }
+    r
+}
+
+fn caller_of(state: &DashboardState, headers: &HeaderMap) -> Option<Caller> {
+    auth::token_from(headers).and_then(|t| state.auth.authenticate(&t))
+}
+
+async fn home(State(state): State<DashboardState>, headers: HeaderMap, Query(q): Query<FilterQuery>) -> Response {
+    let Some(caller) = caller_of(&state, &headers) else { return redirect("/login", None) };
+    match Page::home(state.engine.catalog(), caller.role) {
+        Some(p) => show(&state, &caller, p, &q).await,
+        None => forbidden(),
+    }
+}
+
+async fn page(
+    State(state): State<DashboardState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<FilterQuery>,
+) -> Response {
+    let Some(caller) = caller_of(&state, &headers) else { return redirect("/login", None) };
+    let Some(p) = Page::from_slug(&slug) else {
+        return html_response(
+            StatusCode::NOT_FOUND,
+            html::message_page("Not found", "There is no such dashboard page."),
+        );
+    };
+    show(&state, &caller, p, &q).await
+}
+
+fn forbidden() -> Response {
+    html_response(StatusCode::FORBIDDEN, html::message_page("Forbidden", "Your role may not read this page."))
+}
+
+async fn show(state: &DashboardState, caller: &Caller, page: Page, q: &FilterQuery) -> Response {
+    if page.readable(state.engine.catalog(), caller.role).is_empty() {
+        return forbidden();
+    }
+    let filters = match Filters::parse(q) {
+        Ok(f) => f,
+        Err(m) => return html_response(StatusCode::BAD_REQUEST, html::message_page("Bad filter", &m)),
+    };
+    match render(state, caller, page, &filters).await {
+        Ok(body) => html_response(StatusCode::OK, body),
+        Err((status, message)) => html_response(status, html::message_page("Dashboard unavailable", &message)),
+    }
+}
+
+/// The whole page for `caller`.
+async fn render(
+    state: &DashboardState,
+    caller: &Caller,
+    page: Page,
+    filters: &Filters,
+) -> Result<String, (StatusCode, String)> {
+    let version = state.engine.lake_version().await.map_err(|e| {
+        tracing::warn!(error = %e, "dashboard: reading the lake version");
+        (StatusCode::SERVICE_UNAVAILABLE, "The data lake cannot be read right now.".to_string())
+    })?;
+    let names = data::names(state, caller, version).await;
+    let catalog = state.engine.catalog();
+    let ctx = sections::Ctx { state, caller, filters, names: &names, version };
+    let cards = futures::future::join_all(page.readable(catalog, caller.role).into_iter().map(|s| {
+        let ctx = &ctx;
+        async move { sections::card(s, ctx).await }
+    }))
+    .await;
+
+    let qs = filters.query_string();
+    let mut body = String::from("<header><h1>Fieldhouse</h1><nav>");
+    for p in Page::ALL.iter().filter(|p| !p.readable(catalog, caller.role).is_empty()) {
+        let class = if *p == page { " class=\"current\" aria-current=\"page\"" } else { "" };
+        let _ = write!(body, "<a href=\"/dashboard/{}{}\"{class}>{}</a>", p.slug(), esc(&qs), p.title());
+    }
+    let who = match &caller.agent_id {
+        Some(a) => format!("{} · {}", caller.role, names.agent(&a.hyphenated().to_string())),
+        None => caller.role.to_string(),
+    };
+    let _ = write!(
+        body,
+        "</nav><div class=\"who\"><span>{}</span><form method=\"post\" action=\"/logout\">\
+         <button type=\"submit\">Sign out</button></form></div></header><main>",
+        esc(&who)
+    );
+    body.push_str(&filter_form(page, filters, &names));
+    body.push_str("<div class=\"grid\">");
+    for c in cards {
+        body.push_str(&c);
+    }
+    body.push_str("</div></main>");
+    Ok(html::document(&format!("{} · Fieldhouse", page.title()), &body))
+}
+
+fn filter_form(page: Page, f: &Filters, names: &data::Names) -> String {
+    let select = |name: &str, label: &str, options: &[(String, String)], selected: &Option<String>| -> String {
+        let mut s =
+            format!("<label>{label}<select name=\"{name}\" id=\"filter-{name}\"><option value=\"\">all</option>");
+        let mut found = false;
+        for (id, text) in options {
+            let sel = if selected.as_deref() == Some(id.as_str()) {
+                found = true;
+                " selected"
+            } else {
+                ""
+            };
+            let _ = write!(s, "<option value=\"{}\"{sel}>{}</option>", esc(id), esc(text));
+        }
+        if let (Some(v), false) = (selected, found) {
+            let _ = write!(s, "<option value=\"{}\" selected>{}</option>", esc(v), esc(&data::short_id(v)));
+        }
+        s.push_str("</select></label>");
+        s
+    };
+    let regions: Vec<(String, String)> = names.regions.iter().map(|r| (r.clone(), r.clone())).collect();
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"/dashboard/{}\">\
+         <label>from<input type=\"date\" name=\"from\" id=\"filter-from\" value=\"{}\"></label>\
+         <label>until (incl.)<input type=\"date\" name=\"until\" id=\"filter-until\" value=\"{}\"></label>\
+         {}{}{}<button type=\"submit\" id=\"apply\">Apply</button></form>",
+        page.slug(),
+        f.from.format("%Y-%m-%d"),
+        f.until.format("%Y-%m-%d"),
+        select("region", "region", &regions, &f.region),
+        select("product", "product", &names.products, &f.product),
+        select("agent", "agent", &names.agents, &f.agent),
+    )
+}
+
+async fn login_form() -> Response {
+    html_response(StatusCode::OK, html::login_page(None))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(state): State<DashboardState>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim();
+    match (!token.is_empty()).then(|| state.auth.authenticate(token)).flatten() {
+        Some(caller) => {
+            tracing::info!(role = %caller.role, "dashboard login");
+            redirect("/", Some(auth::login_cookie(token)))
+        }
+        None => html_response(StatusCode::UNAUTHORIZED, html::login_page(Some("That token is not valid."))),
+    }
+}
+
+async fn logout() -> Response {
+    redirect("/login", Some(auth::logout_cookie()))
+}

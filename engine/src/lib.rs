@@ -1,0 +1,37 @@
+//! The KPI engine: a DataFusion session over the lake, views and KPIs from
+//! `sql/`, business-time UDFs, per-caller scoping.
+//!
+//! - [`session`]: [`Engine`] and the one function that builds a session:
+//!   lake tables (latest or as of a version/instant), the caller's row scope,
+//!   UDFs, views; memory pool, spill and time limit.
+//! - [`udf`]: `business_seconds`, `sla_deadline`, `sla_state` over the SLA
+//!   clock of `fieldhouse_domain`; JSON accessors for the payload; `fh_now()`.
+//! - [`scope`]: [`Caller`], [`Role`] and what an agent-bound caller may see.
+//! - [`catalog`]: the KPI files of `sql/kpi/`: header, typed parameters,
+//!   allowed dimensions, audience.
+//! - [`cache`]: [`cache::KpiCache`], KPI answers kept per lake version.
+//! - [`run`]: [`run_kpi`] and read-only [`run_sql`], as record-batch streams.
+//! - [`output`]: results as a text table, CSV, JSON or Parquet.
+//! - [`sqlfiles`]: the SQL files, embedded in the binary or read from disk.
+//! - [`error`]: the one error type.
+//! - `testing` (feature `testing`): write events to a Delta table for tests.
+
+pub mod cache;
+mod cached;
+pub mod catalog;
+pub mod error;
+pub mod output;
+pub mod run;
+pub mod scope;
+pub mod session;
+pub mod sqlfiles;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod udf;
+
+pub use catalog::{Catalog, KpiDef, ParamDef, ParamType};
+pub use datafusion::execution::SendableRecordBatchStream;
+pub use error::{Error, Result};
+pub use run::{KpiRequest, SqlLimits, collect, plan_kpi, run_kpi, run_sql};
+pub use scope::{Caller, Role};
+pub use session::{AsOf, Engine, EngineConfig, SessionOptions};

@@ -1,0 +1,338 @@
+//! The one place that builds a DataFusion session: [`Engine`] holds the
+//! configuration, the memory pool and the SQL files; [`Engine::session`]
+//! registers the lake tables (at the latest version, or as of a version or
+//! instant), the caller's row scope, the UDFs and the views. Nobody else
+//! calls `register_*`.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::common::ScalarValue;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use tracing::debug;
+
+use crate::cached::CachedView;
+use crate::catalog::Catalog;
+use crate::scope::{Caller, PARTNER_EVENTS_SQL};
+use crate::sqlfiles::{self, SqlFile};
+use crate::{Error, Result, udf};
+
+/// Name of the events table (directory under `<data-dir>/lake/`).
+pub const EVENTS_TABLE: &str = "events";
+/// Name of the dead-letter table.
+pub const REJECTED_TABLE: &str = "rejected_events";
+
+/// How the engine runs. [`EngineConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The data directory; the lake is `<data_dir>/lake/<table>`.
+    pub data_dir: PathBuf,
+    /// Read `views/` and `kpi/` from this directory instead of the copies
+    /// built into the binary.
+    pub sql_dir: Option<PathBuf>,
+    /// Memory pool size in bytes (fair spill pool; sorts and joins spill to disk beyond it).
+    pub memory_limit: usize,
+    /// Where spill files go (default: the system temp dir).
+    pub spill_dir: Option<PathBuf>,
+    /// Time limit for one query (planning and the whole stream).
+    pub query_timeout: Duration,
+    /// DataFusion target partitions (default: number of cores).
+    pub target_partitions: Option<usize>,
+    /// How many computed view sets to keep for reuse by later sessions
+    /// (default 2; 0 turns reuse off). A set is the views of one lake
+    /// version, caller scope and reference instant; sessions whose instant
+    /// is the wall clock never share one.
+    pub view_sets: usize,
+}
+
+impl EngineConfig {
+    /// Defaults: embedded SQL, 2 GiB memory pool, 5 min per query.
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            sql_dir: None,
+            memory_limit: 2 << 30,
+            spill_dir: None,
+            query_timeout: Duration::from_secs(300),
+            target_partitions: None,
+            view_sets: 2,
+        }
+    }
+}
+
+/// Which state of the lake to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AsOf {
+    /// The latest committed version.
+    #[default]
+    Latest,
+    /// A Delta table version.
+    Version(u64),
+    /// The last version committed at or before this instant.
+    Timestamp(DateTime<Utc>),
+}
+
+impl FromStr for AsOf {
+    type Err = Error;
+    /// `latest`, a version number, an RFC 3339 instant or a date (its midnight UTC).
+    fn from_str(s: &str) -> Result<AsOf> {
+        let s = s.trim();
+        if s.is_empty() || s == "latest" {
+            return Ok(AsOf::Latest);
+        }
+        if let Ok(v) = s.parse::<u64>() {
+            return Ok(AsOf::Version(v));
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(AsOf::Timestamp(t.with_timezone(&Utc)));
+        }
+        if let Some(t) = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)) {
+            return Ok(AsOf::Timestamp(t.and_utc()));
+        }
+        Err(Error::Parameter {
+            name: "as_of".into(),
+            message: format!("`{s}` is neither a version number, an RFC 3339 instant nor a date YYYY-MM-DD"),
+        })
+    }
+}
+
+/// Per-session choices.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// The lake state to read.
+    pub as_of: AsOf,
+    /// The reference instant `fh_now()` (SLA states of open orders, ages).
+    /// Default: the as-of instant, the commit time of the as-of version, or the wall clock.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// What a computed view set was computed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ViewKey {
+    version: u64,
+    agent: Option<uuid::Uuid>,
+    now: DateTime<Utc>,
+}
+
+/// The views of one session (and the agent's slice of `events`), each
+/// computed on first scan, shared by later sessions with the same key.
+#[derive(Debug)]
+struct ViewSet {
+    scoped_events: Option<Arc<CachedView>>,
+    views: Vec<(String, Arc<CachedView>)>,
+}
+
+/// Recently computed view sets, most recent last.
+type ViewSets = Mutex<Vec<(ViewKey, Arc<ViewSet>)>>;
+
+/// The KPI engine over one lake.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+    runtime: Arc<RuntimeEnv>,
+    views: Arc<Vec<SqlFile>>,
+    catalog: Arc<Catalog>,
+    /// Recently computed view sets, most recent last.
+    view_sets: Arc<ViewSets>,
+}
+
+impl Engine {
+    /// An engine over `<data_dir>/lake` with default settings.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Engine> {
+        Engine::new(EngineConfig::new(data_dir.as_ref()))
+    }
+
+    /// An engine with `config`: loads the views and the KPI catalog.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        let (views, kpis) = match &config.sql_dir {
+            Some(dir) => (sqlfiles::read_dir(&dir.join("views"))?, sqlfiles::read_dir(&dir.join("kpi"))?),
+            None => (sqlfiles::embedded_views(), sqlfiles::embedded_kpis()),
+        };
+        let catalog = Catalog::from_files(&kpis)?;
+        let mut disk = DiskManagerBuilder::default();
+        if let Some(dir) = &config.spill_dir {
+            disk = disk.with_mode(DiskManagerMode::Directories(vec![dir.clone()]));
+        }
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit)))
+            .with_disk_manager_builder(disk)
+            .build_arc()
+            .map_err(Error::query("building the runtime"))?;
+        Ok(Engine {
+            config,
+            runtime,
+            views: Arc::new(views),
+            catalog: Arc::new(catalog),
+            view_sets: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The KPI catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The directory of lake table `name`.
+    pub fn table_path(&self, name: &str) -> PathBuf {
+        self.config.data_dir.join("lake").join(name)
+    }
+
+    /// The current version of the lake's `events` table (what a latest read sees now).
+    pub async fn lake_version(&self) -> Result<i64> {
+        let table = self.load_table(EVENTS_TABLE, AsOf::Latest).await?;
+        Ok(i64::try_from(table.version().unwrap_or(0)).unwrap_or(i64::MAX))
+    }
+
+    async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
+        let lake = |source| Error::Lake { table: name.to_string(), source };
+        let path = self.table_path(name);
+        let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
+        let mut builder = DeltaTableBuilder::from_url(url).map_err(lake)?;
+        builder = match as_of {
+            AsOf::Latest => builder,
+            AsOf::Version(v) => builder.with_version(v),
+            AsOf::Timestamp(t) => builder.with_timestamp(t),
+        };
+        builder.load().await.map_err(lake)
+    }
+
+    fn cached_views(&self, key: &ViewKey) -> Option<Arc<ViewSet>> {
+        let mut sets = self.view_sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = sets.iter().position(|(k, _)| k == key)?;
+        let hit = sets.remove(i);
+        let set = hit.1.clone();
+        sets.push(hit);
+        Some(set)
+    }
+
+    fn keep_views(&self, key: ViewKey, set: Arc<ViewSet>) {
+        if self.config.view_sets == 0 {
+            return;
+        }
+        let mut sets = self.view_sets.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.retain(|(k, _)| *k != key);
+        sets.push((key, set));
+        while sets.len() > self.config.view_sets {
+            sets.remove(0);
+        }
+    }
+
+    /// A fresh session for `caller`: lake tables (scoped to the caller's
+    /// agent when it has one), UDFs and views.
+    ///
+    /// Views are computed on their first scan. When the reference instant is
+    /// fixed (given, or that of an as-of version or instant), the computed
+    /// views are kept (see [`EngineConfig::view_sets`]) and a later session
+    /// for the same lake version, caller scope and instant reuses them, so a
+    /// report or a dashboard page of many KPIs reads the lake once.
+    pub async fn session(&self, caller: &Caller, options: &SessionOptions) -> Result<SessionContext> {
+        let scope = caller.scope()?;
+        let mut config = SessionConfig::new().with_information_schema(false);
+        if let Some(n) = self.config.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        let ctx = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
+
+        let events = self.load_table(EVENTS_TABLE, options.as_of).await?;
+        let now = match (options.now, options.as_of) {
+            (Some(n), _) => n,
+            (None, AsOf::Timestamp(t)) => t,
+            (None, AsOf::Version(v)) => events
+                .snapshot()
+                .ok()
+                .and_then(|s| s.version_timestamp(v))
+                .and_then(DateTime::from_timestamp_millis)
+                .unwrap_or_else(Utc::now),
+            (None, AsOf::Latest) => Utc::now(),
+        };
+        for f in udf::all(now) {
+            ctx.register_udf(f);
+        }
+        let reusable = self.config.view_sets > 0 && !(options.now.is_none() && options.as_of == AsOf::Latest);
+        let key = ViewKey { version: events.version().unwrap_or(0), agent: scope, now };
+        let cached = if reusable { self.cached_views(&key) } else { None };
+        let lake = |source| Error::Lake { table: EVENTS_TABLE.to_string(), source };
+        events.update_datafusion_session(&ctx.state()).map_err(lake)?;
+        let provider = events.table_provider().await.map_err(Error::query("scanning events"))?;
+        debug!(version = events.version(), ?scope, %now, "session over events");
+
+        let mut scoped_events = None;
+        match scope {
+            None => {
+                ctx.register_table(EVENTS_TABLE, provider).map_err(Error::query("registering events"))?;
+                // The dead letters are for unscoped readers only, and optional.
+                // Its versions are its own: only an as-of instant carries over.
+                let as_of = match options.as_of {
+                    AsOf::Timestamp(t) => AsOf::Timestamp(t),
+                    _ => AsOf::Latest,
+                };
+                if let Ok(rejected) = self.load_table(REJECTED_TABLE, as_of).await
+                    && rejected.update_datafusion_session(&ctx.state()).is_ok()
+                    && let Ok(p) = rejected.table_provider().await
+                {
+                    ctx.register_table(REJECTED_TABLE, p).map_err(Error::query("registering rejected"))?;
+                }
+            }
+            Some(_) if cached.as_ref().is_some_and(|c| c.scoped_events.is_some()) => {
+                let scoped = cached.as_ref().and_then(|c| c.scoped_events.clone());
+                if let Some(scoped) = scoped {
+                    ctx.register_table(EVENTS_TABLE, scoped).map_err(Error::query("registering events"))?;
+                }
+            }
+            Some(agent) => {
+                // Plan the agent's slice in a private session that holds the raw
+                // table; only the resulting view is visible to the caller.
+                let private = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
+                private.register_table(EVENTS_TABLE, provider).map_err(Error::query("registering events"))?;
+                let df = private
+                    .sql(PARTNER_EVENTS_SQL)
+                    .await
+                    .and_then(|df| {
+                        df.with_param_values(vec![("agent", ScalarValue::Utf8(Some(agent.hyphenated().to_string())))])
+                    })
+                    .map_err(Error::query("planning the agent scope"))?;
+                // Computed once per session: every view scans `events` many times.
+                let scoped = Arc::new(CachedView::new(EVENTS_TABLE, df, config.target_partitions()));
+                ctx.register_table(EVENTS_TABLE, scoped.clone()).map_err(Error::query("registering events"))?;
+                scoped_events = Some(scoped);
+            }
+        }
+
+        if let Some(set) = cached {
+            debug!(version = key.version, "reusing computed views");
+            for (name, view) in &set.views {
+                ctx.register_table(name.as_str(), view.clone())
+                    .map_err(Error::query(format!("registering view `{name}`")))?;
+            }
+            return Ok(ctx);
+        }
+        let partitions = ctx.state().config().target_partitions();
+        let mut views = Vec::with_capacity(self.views.len());
+        for view in self.views.iter() {
+            let df = ctx
+                .sql_with_options(&view.body, crate::run::read_only())
+                .await
+                .map_err(Error::query(format!("planning view `{}`", view.name)))?;
+            let provider = Arc::new(CachedView::new(&view.name, df, partitions));
+            ctx.register_table(view.name.as_str(), provider.clone())
+                .map_err(Error::query(format!("registering view `{}`", view.name)))?;
+            views.push((view.name.clone(), provider));
+        }
+        if reusable {
+            self.keep_views(key, Arc::new(ViewSet { scoped_events, views }));
+        }
+        Ok(ctx)
+    }
+}

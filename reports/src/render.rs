@@ -1,0 +1,450 @@
+//! Turning KPI results into report files: CSV per table, charts (SVG inline
+//! in the HTML, PNG per chart), the self-contained HTML page and the
+//! manifest. Pure functions: bytes in memory, no I/O, no clock, so the same
+//! results always give the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::charts::{self, Chart, ChartData, Series};
+use crate::config::{ChartDef, ChartType, Format, ReportDef, SectionDef};
+use crate::period::Period;
+use crate::source::KpiParams;
+use crate::{Error, Result};
+
+/// Rows shown per table in HTML and PDF; the CSV always has all of them.
+pub const MAX_TABLE_ROWS: usize = 500;
+
+/// One section's KPI result.
+#[derive(Debug, Clone)]
+pub struct SectionResult {
+    pub def: SectionDef,
+    pub params: KpiParams,
+    /// All rows in one batch; `None` when the KPI returned no batch at all.
+    pub rows: Option<RecordBatch>,
+}
+
+impl SectionResult {
+    fn num_rows(&self) -> usize {
+        self.rows.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+}
+
+/// What a report run is about, written into every report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub report: String,
+    pub title: String,
+    pub period: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub time_zone: String,
+    pub agent: Option<Uuid>,
+    pub lake_version: i64,
+    pub audience: Vec<String>,
+    /// File names in the folder (the manifest itself excluded), sorted.
+    pub files: Vec<String>,
+}
+
+/// The file name of the manifest in each report folder.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Render every file of a report from its section results: name → bytes.
+pub fn render_files(
+    def: &ReportDef,
+    period: Period,
+    agent: Option<Uuid>,
+    lake_version: i64,
+    sections: &[SectionResult],
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    let mut svgs = Vec::new();
+    for s in sections {
+        let id = s.def.id();
+        if s.def.table && def.has_format(Format::Csv) {
+            files.insert(format!("{id}.csv"), to_csv(s.rows.as_ref())?);
+            if !s.def.totals.is_empty() {
+                files.insert(format!("{id}_totals.csv"), totals_csv(&totals(s)?)?);
+            }
+        }
+        let chart = s.def.chart.as_ref().map(|c| build_chart(s, c)).transpose()?;
+        if let Some(chart) = &chart {
+            if def.has_format(Format::Png) {
+                files.insert(format!("{id}.png"), charts::to_png(chart)?);
+            }
+            svgs.push(Some(charts::to_svg(chart)?));
+        } else {
+            svgs.push(None);
+        }
+    }
+    let mut manifest = Manifest {
+        report: def.name.clone(),
+        title: def.title.clone(),
+        period: period.label(),
+        period_start: period.start.to_string(),
+        period_end: period.end.to_string(),
+        time_zone: def.time_zone.name().to_owned(),
+        agent,
+        lake_version,
+        audience: def.audience.clone(),
+        files: Vec::new(),
+    };
+    if def.has_format(Format::Pdf) {
+        files.insert("report.pdf".into(), crate::pdf::render_pdf(def, &manifest, sections)?);
+    }
+    if def.has_format(Format::Html) {
+        files.insert("report.html".into(), to_html(def, &manifest, sections, &svgs)?.into_bytes());
+    }
+    manifest.files = files.keys().cloned().collect();
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json { what: "manifest".into(), source })?;
+    files.insert(MANIFEST.into(), json);
+    Ok(files)
+}
+
+/// A batch as CSV with a header row; no batch gives an empty file.
+pub fn to_csv(batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
+    let Some(batch) = batch else { return Ok(Vec::new()) };
+    let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(Vec::new());
+    w.write(batch)?;
+    Ok(w.into_inner())
+}
+
+/// Column sums of a section's `totals` columns, in order: (column, sum, is_integer).
+pub fn totals(s: &SectionResult) -> Result<Vec<(String, f64, bool)>> {
+    let mut out = Vec::new();
+    for col in &s.def.totals {
+        let Some(batch) = &s.rows else {
+            out.push((col.clone(), 0.0, true));
+            continue;
+        };
+        let array = column(batch, &s.def.kpi, col)?;
+        let integer = array.data_type().is_integer();
+        let values = as_f64(array)?;
+        out.push((col.clone(), values.iter().flatten().sum(), integer));
+    }
+    Ok(out)
+}
+
+fn totals_csv(totals: &[(String, f64, bool)]) -> Result<Vec<u8>> {
+    let mut out = String::new();
+    out.push_str(&totals.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(","));
+    out.push('\n');
+    out.push_str(&totals.iter().map(|t| number_text(t.1, t.2)).collect::<Vec<_>>().join(","));
+    out.push('\n');
+    Ok(out.into_bytes())
+}
+
+fn number_text(v: f64, integer: bool) -> String {
+    if integer { format!("{v:.0}") } else { format!("{v}") }
+}
+
+fn column<'a>(batch: &'a RecordBatch, kpi: &str, name: &str) -> Result<&'a ArrayRef> {
+    batch.column_by_name(name).ok_or_else(|| Error::MissingColumn {
+        kpi: kpi.to_owned(),
+        column: name.to_owned(),
+        available: batch.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+fn as_f64(array: &ArrayRef) -> Result<Vec<Option<f64>>> {
+    let cast = arrow::compute::cast(array, &DataType::Float64)?;
+    let f = cast.as_primitive::<Float64Type>();
+    Ok((0..f.len()).map(|i| f.is_valid(i).then(|| f.value(i))).collect())
+}
+
+fn as_text(array: &ArrayRef) -> Result<Vec<String>> {
+    let fmt = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())?;
+    Ok((0..array.len()).map(|i| fmt.value(i).to_string()).collect())
+}
+
+/// Build the chart a section asks for from its rows.
+pub fn build_chart(s: &SectionResult, c: &ChartDef) -> Result<Chart> {
+    let x_name = c.x.clone().unwrap_or_default();
+    let x_label = c.x_label.clone().unwrap_or_else(|| x_name.replace('_', " "));
+    let y_name = c.y.clone().unwrap_or_default();
+    let y_label = c.y_label.clone().unwrap_or_else(|| y_name.replace('_', " "));
+    let mut chart = Chart {
+        title: s.def.title.clone(),
+        x_label,
+        y_label,
+        data: ChartData::Bar { categories: vec![], values: vec![] },
+    };
+    let Some(batch) = s.rows.as_ref().filter(|b| b.num_rows() > 0) else {
+        chart.data = match c.kind {
+            ChartType::Line => ChartData::Line { categories: vec![], series: vec![] },
+            ChartType::Bar => ChartData::Bar { categories: vec![], values: vec![] },
+            ChartType::Histogram => ChartData::Histogram { values: vec![], bins: c.bins.unwrap_or(20) },
+            ChartType::Pareto => ChartData::Pareto { categories: vec![], values: vec![] },
+        };
+        return Ok(chart);
+    };
+    let kpi = &s.def.kpi;
+    if !c.columns.is_empty() {
+        // One bar per column, summed over the rows (e.g. CSAT score_1..score_5).
+        let mut values = Vec::new();
+        for name in &c.columns {
+            values.push(as_f64(column(batch, kpi, name)?)?.into_iter().flatten().sum());
+        }
+        chart.data = ChartData::Bar { categories: c.columns.iter().map(|n| n.replace('_', " ")).collect(), values };
+        return Ok(chart);
+    }
+    let y = as_f64(column(batch, kpi, &y_name)?)?;
+    if c.kind == ChartType::Histogram {
+        chart.data = ChartData::Histogram { values: y.into_iter().flatten().collect(), bins: c.bins.unwrap_or(20) };
+        return Ok(chart);
+    }
+    let x = category_text(column(batch, kpi, &x_name)?)?;
+    chart.data = match c.kind {
+        ChartType::Bar => ChartData::Bar { categories: x, values: y.into_iter().map(|v| v.unwrap_or(0.0)).collect() },
+        ChartType::Pareto => {
+            // Sum per category (a KPI may return one row per category and more).
+            let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+            for (k, v) in x.into_iter().zip(y) {
+                *sums.entry(k).or_default() += v.unwrap_or(0.0);
+            }
+            ChartData::Pareto { categories: sums.keys().cloned().collect(), values: sums.into_values().collect() }
+        }
+        _ => {
+            let series_of: Vec<String> = match &c.series {
+                Some(name) => as_text(column(batch, kpi, name)?)?,
+                None => vec![y_name.replace('_', " "); x.len()],
+            };
+            let mut categories: Vec<String> = x.clone();
+            sort_categories(&mut categories);
+            categories.dedup();
+            let index: BTreeMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let mut series: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+            for ((xv, yv), sv) in x.iter().zip(y).zip(series_of) {
+                let line = series.entry(sv).or_insert_with(|| vec![None; categories.len()]);
+                if let Some(i) = index.get(xv.as_str()) {
+                    line[*i] = yv;
+                }
+            }
+            ChartData::Line {
+                series: series.into_iter().map(|(name, values)| Series { name, values }).collect(),
+                categories,
+            }
+        }
+    };
+    Ok(chart)
+}
+
+/// Category labels: timestamps (e.g. `date_trunc('week', ..)`) as their date.
+fn category_text(array: &ArrayRef) -> Result<Vec<String>> {
+    if matches!(array.data_type(), DataType::Timestamp(..)) {
+        let dates = arrow::compute::cast(array, &DataType::Date32)?;
+        return as_text(&dates);
+    }
+    as_text(array)
+}
+
+/// Numbers sort numerically, anything else as text (ISO weeks, months and
+/// dates sort right as text).
+fn sort_categories(c: &mut [String]) {
+    if c.iter().all(|s| s.parse::<f64>().is_ok()) {
+        c.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
+    } else {
+        c.sort();
+    }
+}
+
+/// `1234567` cents → `12,345.67`.
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let units = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}{grouped}.{:02}", abs % 100)
+}
+
+/// Table cells for display: `*_cents` columns as amounts.
+pub(crate) fn display_rows(batch: &RecordBatch, limit: usize) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let schema = batch.schema();
+    let mut columns = Vec::new();
+    let mut headers = Vec::new();
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        let name = field.name();
+        let cells = if name.ends_with("_cents") && array.data_type().is_integer() {
+            headers.push(name.trim_end_matches("_cents").replace('_', " "));
+            let cast = arrow::compute::cast(array, &DataType::Int64)?;
+            let a = cast.as_primitive::<arrow::datatypes::Int64Type>();
+            (0..a.len()).map(|i| if a.is_valid(i) { format_cents(a.value(i)) } else { String::new() }).collect()
+        } else {
+            headers.push(name.replace('_', " "));
+            as_text(array)?
+        };
+        columns.push(cells);
+    }
+    let n = batch.num_rows().min(limit);
+    let rows = (0..n).map(|i| columns.iter().map(|c: &Vec<String>| c[i].clone()).collect()).collect();
+    Ok((headers, rows))
+}
+
+pub(crate) fn total_cell(column: &str, value: f64, integer: bool) -> String {
+    if column.ends_with("_cents") && integer { format_cents(value as i64) } else { number_text(value, integer) }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:2em auto;max-width:60em;color:#222}\
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
+.meta{color:#555;font-size:.9em}.meta td{padding-right:1.5em}.note{color:#555;font-size:.9em}\
+table.data{border-collapse:collapse;font-size:.85em;margin-top:.8em}\
+table.data th,table.data td{border:1px solid #ddd;padding:.25em .6em;text-align:left}\
+table.data td.n{text-align:right}table.data tfoot td{font-weight:bold;background:#f4f4f4}\
+.chart svg{max-width:100%;height:auto}footer{margin-top:3em;color:#777;font-size:.8em}";
+
+fn to_html(def: &ReportDef, m: &Manifest, sections: &[SectionResult], svgs: &[Option<String>]) -> Result<String> {
+    let mut h = String::new();
+    let title = match m.agent {
+        Some(a) => format!("{} — agent {a}", def.title),
+        None => def.title.clone(),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} {}</title><style>{STYLE}</style></head><body>\n",
+        esc(&title),
+        esc(&m.period)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
+    if !def.description.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", esc(&def.description));
+    }
+    let _ = writeln!(
+        h,
+        "<table class=\"meta\"><tr><td>Period</td><td><b>{}</b> ({} to {}, end exclusive, {})</td></tr>\
+         <tr><td>Lake version</td><td><b>{}</b></td></tr>{}</table>",
+        esc(&m.period),
+        esc(&m.period_start),
+        esc(&m.period_end),
+        esc(&m.time_zone),
+        m.lake_version,
+        m.agent.map(|a| format!("<tr><td>Service agent</td><td>{a}</td></tr>")).unwrap_or_default()
+    );
+    for (s, svg) in sections.iter().zip(svgs) {
+        let _ = writeln!(h, "<section id=\"{}\"><h2>{}</h2>", esc(s.def.id()), esc(&s.def.title));
+        if !s.def.note.is_empty() {
+            let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&s.def.note));
+        }
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">KPI <code>{}</code>, {} to {}{}{}</p>",
+            esc(&s.def.kpi),
+            esc(&s.params.from.to_rfc3339()),
+            esc(&s.params.to.to_rfc3339()),
+            if s.def.by.is_empty() { String::new() } else { format!(", by {}", esc(&s.def.by.join(", "))) },
+            s.def.filters.iter().map(|(k, v)| format!(", {}={}", esc(k), esc(v))).collect::<String>()
+        );
+        if let Some(svg) = svg {
+            let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
+        }
+        if s.def.table {
+            match &s.rows {
+                Some(batch) if batch.num_rows() > 0 => {
+                    let (headers, rows) = display_rows(batch, MAX_TABLE_ROWS)?;
+                    let numeric: Vec<bool> = batch.columns().iter().map(|c| c.data_type().is_numeric()).collect();
+                    h.push_str("<table class=\"data\"><thead><tr>");
+                    for head in &headers {
+                        let _ = write!(h, "<th>{}</th>", esc(head));
+                    }
+                    h.push_str("</tr></thead><tbody>\n");
+                    for row in rows {
+                        h.push_str("<tr>");
+                        for (cell, num) in row.iter().zip(&numeric) {
+                            let _ = write!(h, "<td{}>{}</td>", if *num { " class=\"n\"" } else { "" }, esc(cell));
+                        }
+                        h.push_str("</tr>\n");
+                    }
+                    h.push_str("</tbody>");
+                    if !s.def.totals.is_empty() {
+                        let sums: BTreeMap<String, (f64, bool)> =
+                            totals(s)?.into_iter().map(|(c, v, i)| (c, (v, i))).collect();
+                        h.push_str("<tfoot><tr>");
+                        for (k, field) in batch.schema().fields().iter().enumerate() {
+                            let cell = match sums.get(field.name()) {
+                                Some((v, i)) => total_cell(field.name(), *v, *i),
+                                None if k == 0 => "Total".to_owned(),
+                                None => String::new(),
+                            };
+                            let _ = write!(h, "<td class=\"n\">{}</td>", esc(&cell));
+                        }
+                        h.push_str("</tr></tfoot>");
+                    }
+                    h.push_str("</table>\n");
+                    if s.num_rows() > MAX_TABLE_ROWS {
+                        let _ = writeln!(
+                            h,
+                            "<p class=\"note\">First {MAX_TABLE_ROWS} of {} rows; all rows are in {}.csv.</p>",
+                            s.num_rows(),
+                            esc(s.def.id())
+                        );
+                    }
+                }
+                _ => h.push_str("<p class=\"note\">No rows for this period.</p>\n"),
+            }
+        }
+        h.push_str("</section>\n");
+    }
+    let _ = writeln!(
+        h,
+        "<footer>Fieldhouse report <code>{}</code>, period {}, computed as of lake version {}. \
+         Rerunning it for the same period and lake version gives the same numbers.</footer></body></html>",
+        esc(&m.report),
+        esc(&m.period),
+        m.lake_version
+    );
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_format_with_grouping() {
+        assert_eq!(format_cents(123_456_789), "1,234,567.89");
+        assert_eq!(format_cents(-5), "-0.05");
+        assert_eq!(format_cents(100_000), "1,000.00");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[test]
+    fn categories_sort_numerically_when_numbers() {
+        let mut c: Vec<String> = ["10", "2", "1"].map(String::from).to_vec();
+        sort_categories(&mut c);
+        assert_eq!(c, ["1", "2", "10"]);
+        let mut w: Vec<String> = ["2026-W10", "2026-W09"].map(String::from).to_vec();
+        sort_categories(&mut w);
+        assert_eq!(w, ["2026-W09", "2026-W10"]);
+    }
+}

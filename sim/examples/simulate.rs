@@ -1,0 +1,68 @@
+//! Run a preset and print the summary with events per second.
+//!
+//! `cargo run --release -p fieldhouse-sim --example simulate -- [small|default|large] [BACKEND] [DATA_DIR] [--months N]`
+//!
+//! Backends: `memory` (the in-memory reference core), `ops` (the library
+//! path: `fieldhouse_ops::Ops` in-process into `DATA_DIR/ops.db`), `http`
+//! (the HTTP path: the full API in-process on 127.0.0.1, auth on, over
+//! `DATA_DIR/ops.db`), or an `http://host:port` URL of a running
+//! `fieldhouse serve` (token from `FIELDHOUSE_TOKEN`). `--months N` bounds the run.
+
+use std::time::Instant;
+
+use fieldhouse_sim::{SimConfig, Size};
+
+mod common;
+use common::{BoxError, LocalServer};
+
+fn main() -> Result<(), BoxError> {
+    let mut positional = Vec::new();
+    let mut months = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--months" {
+            months = Some(args.next().ok_or("--months N")?.parse::<u32>()?);
+        } else {
+            positional.push(a);
+        }
+    }
+    let size: Size = positional.first().map_or("small", String::as_str).parse()?;
+    let backend = positional.get(1).map_or("memory", String::as_str).to_string();
+    let dir = positional.get(2).map_or_else(|| std::env::temp_dir().join("fieldhouse-sim-bench"), Into::into);
+    let mut cfg = SimConfig::preset(size);
+    if let Some(m) = months {
+        cfg.months = m;
+    }
+    let started;
+    let summary = match backend.as_str() {
+        "memory" => {
+            started = Instant::now();
+            let mut core = fieldhouse_sim::memory::MemoryCore::new();
+            fieldhouse_sim::simulate_with(&mut core, &cfg, None)?
+        }
+        "ops" => {
+            started = Instant::now();
+            fieldhouse_sim::simulate(&dir, &cfg, None)?
+        }
+        "http" => {
+            std::fs::create_dir_all(&dir)?;
+            let server = LocalServer::start(&dir, Some(cfg.seed))?;
+            started = Instant::now();
+            fieldhouse_sim::simulate_http(&server.base, Some(&server.token), &cfg, None)?
+        }
+        url => {
+            started = Instant::now();
+            let token = std::env::var("FIELDHOUSE_TOKEN").ok();
+            fieldhouse_sim::simulate_http(url, token.as_deref(), &cfg, None)?
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    println!(
+        "backend={backend} size={size:?} months={} events={} seconds={secs:.1} events_per_second={:.0}",
+        cfg.months,
+        summary.events,
+        summary.events as f64 / secs
+    );
+    Ok(())
+}

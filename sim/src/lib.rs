@@ -1,0 +1,60 @@
+//! A deterministic simulator of a service organisation. It generates a
+//! world (customers, sites, equipment, contracts, technicians, parts) from a
+//! seed and drives an operational core through months of service orders,
+//! visits, parts, invoices, payments and warranty claims, through the same
+//! operations the HTTP API offers.
+//!
+//! - [`config`]: presets (`small`, `default`, `large`), overrides, the run summary.
+//! - [`dist`]: seeded random draws (ChaCha8).
+//! - [`geo`]: cities, regions, time zones, distance and travel time.
+//! - [`world`]: the generated organisation and the operations registering it.
+//! - [`backend`]: the operations ([`Op`]) and the [`Backend`] trait that carries them.
+//! - [`calls`]: the core's public calls ([`calls::Call`]) both real backends
+//!   carry, and [`calls::Mapped`], which turns operations into calls.
+//! - [`ops_core`]: the real operational core ([`fieldhouse_ops::Ops`]) in-process as a backend.
+//! - [`http`]: the same core over its HTTP API (a running `fieldhouse serve`) as a backend.
+//! - [`memory`]: an in-memory reference core that turns operations into events.
+//! - [`driver`]: the time loop: failures, orders, dispatch, visits, stock,
+//!   billing, payments, claims, mobile sync.
+//! - [`metrics`]: KPIs computed from an event stream (first-time fix, attach
+//!   rate, response breaches) and stream invariants, used by tests.
+
+pub mod backend;
+pub mod calls;
+pub mod config;
+pub mod dist;
+pub mod driver;
+pub mod error;
+pub mod geo;
+pub mod http;
+pub mod memory;
+pub mod metrics;
+pub mod ops_core;
+pub mod world;
+
+pub use backend::{Backend, Op, Outcome};
+pub use config::{Progress, SimConfig, SimSummary, Size};
+pub use driver::simulate_with;
+pub use error::{Error, Result};
+pub use http::simulate_http;
+
+/// Simulate `cfg` into the operational database `<data_dir>/ops.db` (created
+/// if missing; it must hold no events yet). Ids are seeded from `cfg.seed`,
+/// so the same config gives an identical outbox. `progress` is called once
+/// per simulated day.
+pub fn simulate(
+    data_dir: &std::path::Path,
+    cfg: &SimConfig,
+    progress: Option<&dyn Fn(Progress)>,
+) -> Result<SimSummary> {
+    std::fs::create_dir_all(data_dir).map_err(|source| Error::Io { path: data_dir.display().to_string(), source })?;
+    let path = data_dir.join("ops.db");
+    let open = |e| Error::Backend { op: "open", source: Box::new(e) };
+    let ops = fieldhouse_ops::Ops::open(&path, fieldhouse_ops::OpsConfig { id_seed: Some(cfg.seed) }).map_err(open)?;
+    let existing = ops.outbox_max_seq().map_err(open)?;
+    if existing > 0 {
+        return Err(Error::NotEmpty { path: path.display().to_string(), events: existing });
+    }
+    let mut core = ops_core::OpsCore::new(ops);
+    simulate_with(&mut core, cfg, progress)
+}

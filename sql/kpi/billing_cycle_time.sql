@@ -1,0 +1,50 @@
+-- name: billing_cycle_time
+-- title: Billing cycle time
+-- description: Days from completion to invoice (per invoiced order), and from invoice date to the date the
+--   invoice was fully paid (payments plus credit notes covering the total).
+-- unit: days
+-- grain: one row per group
+-- param: from timestamp = 1970-01-01 | start of the period (inclusive): invoice issue time
+-- param: to timestamp = 2100-01-01 | end of the period (exclusive)
+-- param: region text? | only this region
+-- dimensions: day, week, month, region, tier, customer, agent
+-- audience: admin, manager, finance
+-- notes: Completion → invoice uses instants (issue event time − completion), in days with decimals; only
+--   invoices tied to a completed order. Invoice → payment uses dates (full-payment date − issue date) and counts
+--   only invoices settled by now; credit notes count towards settlement.
+WITH settle AS (
+    SELECT invoice_id, min(on_date) AS settled_on FROM (
+        SELECT i.invoice_id, m.on_date,
+               sum(m.amount_cents) OVER (PARTITION BY i.invoice_id ORDER BY m.on_date
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum,
+               i.total_cents
+        FROM invoices i JOIN (
+            SELECT invoice_id, received_on AS on_date, amount_cents FROM payments
+            UNION ALL
+            SELECT invoice_id, issued_on AS on_date, amount_cents FROM credit_notes
+        ) m ON i.invoice_id = m.invoice_id
+    ) c
+    WHERE cum >= total_cents
+    GROUP BY invoice_id
+), r AS (
+    SELECT i.invoice_id, i.issued_at AS period_at, o.region, o.tier, i.customer_id, o.agent_id,
+           CASE WHEN o.resolution_stopped_at IS NOT NULL
+                THEN (to_unixtime(i.issued_at) - to_unixtime(o.resolution_stopped_at)) / 86400.0 END
+               AS completion_to_invoice_days,
+           CAST(s.settled_on - i.issued_on AS BIGINT) AS invoice_to_payment_days
+    FROM invoices i
+    LEFT JOIN orders o ON i.order_id = o.order_id
+    LEFT JOIN settle s ON i.invoice_id = s.invoice_id
+)
+SELECT {{dims}}
+       count(*) AS invoices,
+       round(avg(completion_to_invoice_days), 2) AS completion_to_invoice_mean_days,
+       round(median(completion_to_invoice_days), 2) AS completion_to_invoice_median_days,
+       count(invoice_to_payment_days) AS invoices_settled,
+       round(avg(invoice_to_payment_days), 2) AS invoice_to_payment_mean_days,
+       round(median(invoice_to_payment_days), 2) AS invoice_to_payment_median_days
+FROM r
+WHERE period_at >= $from AND period_at < $to
+  AND ($region IS NULL OR region = $region)
+{{group_by}}
+{{order_by}}

@@ -1,0 +1,43 @@
+-- name: first_time_fix_rate
+-- title: First-time-fix rate
+-- description: Orders needing a visit that were fixed on the first visit and had no new order for the same
+--   equipment within 30 days ÷ all orders needing a visit (Aberdeen; best in class 88 %, average 80 %).
+-- unit: percent
+-- grain: one row per group
+-- param: from timestamp = 1970-01-01 | start of the period (inclusive): completion
+-- param: to timestamp = 2100-01-01 | end of the period (exclusive)
+-- param: order_type text = corrective | only orders of this type
+-- param: window_days int = 30 | a new order for the same equipment within this many days spoils the fix
+-- param: region text? | only this region
+-- dimensions: day, week, month, region, priority, tier, product, model, technician, agent, customer
+-- audience: admin, manager, dispatcher, technician, engineer, partner
+-- notes: Counted: completed, not cancelled orders with at least one visit, by completion time. First-time
+--   fixed = exactly one visit, its outcome `fixed`, never reopened, and no other order for the same equipment
+--   opened after the completion and within window_days.
+WITH done AS (
+    SELECT * FROM orders
+    WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled' AND visit_count >= 1
+      AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
+      AND order_type = $order_type
+      AND ($region IS NULL OR region = $region)
+), first_visit AS (
+    SELECT order_id, outcome FROM visits WHERE visit_seq = 1
+), repeat AS (
+    SELECT d.order_id FROM done d JOIN orders n
+      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
+     AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
+    GROUP BY d.order_id
+), scored AS (
+    SELECT d.*, d.resolution_stopped_at AS period_at,
+           (d.visit_count = 1 AND fv.outcome = 'fixed' AND d.reopen_count = 0 AND r.order_id IS NULL) AS ftf
+    FROM done d
+    LEFT JOIN first_visit fv ON d.order_id = fv.order_id
+    LEFT JOIN repeat r ON d.order_id = r.order_id
+)
+SELECT {{dims}}
+       count(*) AS orders,
+       count(*) FILTER (WHERE ftf) AS first_time_fixed,
+       round(100.0 * count(*) FILTER (WHERE ftf) / nullif(count(*), 0), 2) AS ftf_pct
+FROM scored
+{{group_by}}
+{{order_by}}

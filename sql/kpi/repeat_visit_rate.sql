@@ -1,0 +1,37 @@
+-- name: repeat_visit_rate
+-- title: Repeat visit rate
+-- description: Completed orders followed by another order for the same equipment within 7, 14 and 30 days of
+--   completion, as counts and percent of the completed orders.
+-- unit: percent
+-- grain: one row per group
+-- param: from timestamp = 1970-01-01 | start of the period (inclusive): completion
+-- param: to timestamp = 2100-01-01 | end of the period (exclusive)
+-- param: region text? | only this region
+-- dimensions: day, week, month, region, priority, tier, product, model, technician, agent, customer
+-- audience: admin, manager, dispatcher, technician, engineer, partner
+-- notes: "Followed" = the next order for the equipment opened after this order's completion (orders opened
+--   while this one was still running do not count); cancelled follow-ups count (the customer called again).
+WITH done AS (
+    SELECT * FROM orders
+    WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled'
+      AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
+      AND ($region IS NULL OR region = $region)
+), nxt AS (
+    SELECT d.order_id, min(to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at)) AS gap_s
+    FROM done d JOIN orders n
+      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
+    GROUP BY d.order_id
+), scored AS (
+    SELECT d.*, d.resolution_stopped_at AS period_at, x.gap_s FROM done d LEFT JOIN nxt x ON d.order_id = x.order_id
+)
+SELECT {{dims}}
+       count(*) AS orders,
+       count(*) FILTER (WHERE gap_s <= 7 * 86400) AS repeat_7d,
+       count(*) FILTER (WHERE gap_s <= 14 * 86400) AS repeat_14d,
+       count(*) FILTER (WHERE gap_s <= 30 * 86400) AS repeat_30d,
+       round(100.0 * count(*) FILTER (WHERE gap_s <= 7 * 86400) / nullif(count(*), 0), 2) AS repeat_7d_pct,
+       round(100.0 * count(*) FILTER (WHERE gap_s <= 14 * 86400) / nullif(count(*), 0), 2) AS repeat_14d_pct,
+       round(100.0 * count(*) FILTER (WHERE gap_s <= 30 * 86400) / nullif(count(*), 0), 2) AS repeat_30d_pct
+FROM scored
+{{group_by}}
+{{order_by}}

@@ -1,0 +1,52 @@
+-- name: technician_scorecard
+-- title: Technician scorecard
+-- description: Per technician: orders completed, visits, work hours, first-visit fixes, response SLA met and
+--   breached, and mean CSAT.
+-- unit: mixed
+-- grain: one row per technician
+-- param: from timestamp = 1970-01-01 | start of the period (inclusive)
+-- param: to timestamp = 2100-01-01 | end of the period (exclusive)
+-- param: region text? | only technicians of this home region
+-- dimensions:
+-- audience: admin, manager, dispatcher, technician, partner
+-- notes: An order is credited to its current (last assigned) technician. Completed = final completion in the
+--   period; fixed_first_visit = completed orders with exactly one visit whose outcome is `fixed` and never
+--   reopened (no 30-day look-ahead here; see first_time_fix_rate). Response SLA by the clock's end as in
+--   sla_response_compliance. Visits and work by the visit's end. CSAT by closing.
+WITH done AS (
+    SELECT o.technician_id, count(*) AS completed,
+           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed') AS fixed_first_visit
+    FROM orders o LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
+    WHERE o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
+    GROUP BY o.technician_id
+), resp AS (
+    SELECT technician_id,
+           count(*) FILTER (WHERE response_state = 'met') AS response_met,
+           count(*) FILTER (WHERE response_state = 'breached') AS response_breached
+    FROM orders
+    WHERE status <> 'cancelled' AND response_state IN ('met', 'breached')
+      AND coalesce(first_arrival_at, response_deadline) >= $from AND coalesce(first_arrival_at, response_deadline) < $to
+    GROUP BY technician_id
+), vis AS (
+    SELECT technician_id, count(*) AS visits, sum(work_minutes) AS work_minutes FROM visits
+    WHERE ended_at >= $from AND ended_at < $to GROUP BY technician_id
+), sat AS (
+    SELECT technician_id, avg(csat) AS csat_mean FROM orders
+    WHERE closed_at >= $from AND closed_at < $to GROUP BY technician_id
+)
+SELECT t.technician_id, t.name, t.agent_id, t.region,
+       coalesce(d.completed, 0) AS completed,
+       coalesce(d.fixed_first_visit, 0) AS fixed_first_visit,
+       coalesce(v.visits, 0) AS visits,
+       round(coalesce(v.work_minutes, 0) / 60.0, 2) AS work_hours,
+       coalesce(r.response_met, 0) AS response_met,
+       coalesce(r.response_breached, 0) AS response_breached,
+       round(100.0 * r.response_met / nullif(r.response_met + r.response_breached, 0), 2) AS response_compliance_pct,
+       round(s.csat_mean, 2) AS csat_mean
+FROM technicians t
+LEFT JOIN done d ON t.technician_id = d.technician_id
+LEFT JOIN resp r ON t.technician_id = r.technician_id
+LEFT JOIN vis v ON t.technician_id = v.technician_id
+LEFT JOIN sat s ON t.technician_id = s.technician_id
+WHERE ($region IS NULL OR t.region = $region)
+ORDER BY t.technician_id

@@ -1,0 +1,126 @@
+-- Service orders: one row per order with its lifecycle times, current
+-- priority and SLA targets (after priority changes), entitlement and
+-- contract/tier, region (via the site), product/model, the assigned
+-- technician/agent, pauses, SLA deadlines and states at fh_now().
+--
+-- Choices:
+-- * Priority and targets: the latest of order_opened / priority_changed; the
+--   deadlines are recomputed from the opening with the latest targets
+--   (a priority change never loses waiting time).
+-- * Pauses: waiting_for_customer always pauses the clock; waiting_for_parts
+--   only under a contract with pause_on_parts (no contract: no parts pause).
+--   Pauses are measured in business time by the UDFs.
+-- * Reopened orders: the resolution clock stops at a completion after the
+--   last reopening; until then it runs (resolution_stopped_at NULL).
+-- * An order whose calendar is unknown falls back to 24x7 UTC.
+-- * status: cancelled | open | completed | closed.
+WITH life AS (
+    SELECT order_id,
+           min(occurred_at) FILTER (WHERE event_type = 'order_opened') AS opened_at,
+           min(occurred_at) FILTER (WHERE event_type IN ('order_assigned', 'order_reassigned')) AS assigned_at,
+           min(occurred_at) FILTER (WHERE event_type = 'arrived') AS first_arrival_at,
+           min(occurred_at) FILTER (WHERE event_type = 'order_completed') AS first_completed_at,
+           max(occurred_at) FILTER (WHERE event_type = 'order_completed') AS completed_at,
+           max(occurred_at) FILTER (WHERE event_type = 'order_closed') AS closed_at,
+           max(occurred_at) FILTER (WHERE event_type = 'order_cancelled') AS cancelled_at,
+           max(occurred_at) FILTER (WHERE event_type = 'order_reopened') AS reopened_at,
+           count(*) FILTER (WHERE event_type = 'order_reopened') AS reopen_count,
+           count(DISTINCT visit_id) FILTER (WHERE event_type IN ('travel_started', 'arrived')) AS visit_count,
+           coalesce(sum(minutes) FILTER (WHERE event_type = 'work_logged'), 0) AS work_minutes,
+           coalesce(sum(quantity) FILTER (WHERE event_type = 'part_consumed'), 0) AS parts_quantity,
+           coalesce(sum(amount_cents) FILTER (WHERE event_type = 'part_consumed'), 0) AS parts_cost_cents
+    FROM events
+    WHERE order_id IS NOT NULL
+      AND event_type IN ('order_opened', 'order_assigned', 'order_reassigned', 'arrived', 'travel_started',
+                         'order_completed', 'order_closed', 'order_cancelled', 'order_reopened', 'work_logged',
+                         'part_consumed')
+    GROUP BY order_id
+), opened AS (
+    SELECT order_id, order_type, channel, customer_id, site_id, equipment_id, product_id, calendar_id, fault_code
+    FROM (
+        SELECT order_id, code AS order_type, json_str(payload, 'channel') AS channel, customer_id, site_id,
+               equipment_id, product_id, calendar_id, fault_code,
+               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at, event_id) AS rn
+        FROM events WHERE event_type = 'order_opened'
+    ) x WHERE rn = 1
+), prio AS (
+    SELECT order_id, priority, response_due_at, resolution_due_at, response_target_minutes,
+           resolution_target_minutes, priority_changes
+    FROM (
+        SELECT order_id, priority, response_due_at, resolution_due_at,
+               json_int(payload, 'response_target_minutes') AS response_target_minutes,
+               json_int(payload, 'resolution_target_minutes') AS resolution_target_minutes,
+               count(*) OVER (PARTITION BY order_id) - 1 AS priority_changes,
+               row_number() OVER (PARTITION BY order_id
+                                  ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC) AS rn
+        FROM events WHERE event_type IN ('order_opened', 'priority_changed')
+    ) x WHERE rn = 1
+), assignment AS (
+    SELECT order_id, technician_id, agent_id FROM (
+        SELECT order_id, technician_id, agent_id,
+               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
+        FROM events WHERE event_type IN ('order_assigned', 'order_reassigned')
+    ) x WHERE rn = 1
+), entitlement AS (
+    SELECT order_id, entitlement, contract_id FROM (
+        SELECT order_id, code AS entitlement, contract_id,
+               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
+        FROM events WHERE event_type = 'entitlement_checked'
+    ) x WHERE rn = 1
+), closing AS (
+    SELECT order_id, csat FROM (
+        SELECT order_id, csat,
+               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
+        FROM events WHERE event_type = 'order_closed'
+    ) x WHERE rn = 1
+), base AS (
+    SELECT l.order_id, l.opened_at, o.order_type, o.channel, o.customer_id, o.site_id, o.equipment_id,
+           o.product_id, o.calendar_id, o.fault_code,
+           p.priority, p.priority_changes, p.response_due_at, p.resolution_due_at,
+           p.response_target_minutes, p.resolution_target_minutes,
+           e.entitlement, e.contract_id, c.tier, coalesce(c.pause_on_parts, false) AS pause_on_parts,
+           a.technician_id, a.agent_id, s.region, pr.model, pr.family, pr.manufacturer_id,
+           coalesce(cal.calendar_json, '{"name":"24x7","tz":"UTC","always_open":true}') AS calendar_json,
+           l.assigned_at, l.first_arrival_at, l.first_completed_at, l.completed_at, l.closed_at, l.cancelled_at,
+           l.reopened_at, l.reopen_count, l.visit_count, l.work_minutes, l.parts_quantity, l.parts_cost_cents,
+           cl.csat,
+           CASE WHEN l.completed_at IS NOT NULL AND (l.reopened_at IS NULL OR l.completed_at > l.reopened_at)
+                THEN l.completed_at END AS resolution_stopped_at
+    FROM life l
+    JOIN opened o ON l.order_id = o.order_id
+    LEFT JOIN prio p ON l.order_id = p.order_id
+    LEFT JOIN entitlement e ON l.order_id = e.order_id
+    LEFT JOIN contracts c ON e.contract_id = c.contract_id
+    LEFT JOIN assignment a ON l.order_id = a.order_id
+    LEFT JOIN sites s ON o.site_id = s.site_id
+    LEFT JOIN products pr ON o.product_id = pr.product_id
+    LEFT JOIN calendars cal ON o.calendar_id = cal.calendar_id
+    LEFT JOIN closing cl ON l.order_id = cl.order_id
+), sla_pauses AS (
+    SELECT b.order_id,
+           array_agg(named_struct('start', pz.paused_at, 'end', pz.resumed_at)) AS pauses,
+           count(*) AS pause_count
+    FROM base b JOIN pauses pz ON b.order_id = pz.order_id
+    WHERE pz.reason = 'waiting_for_customer' OR b.pause_on_parts
+    GROUP BY b.order_id
+)
+SELECT b.*,
+       sp.pauses,
+       coalesce(sp.pause_count, 0) AS pause_count,
+       CASE WHEN b.cancelled_at IS NOT NULL THEN 'cancelled'
+            WHEN b.resolution_stopped_at IS NOT NULL AND b.closed_at >= b.resolution_stopped_at THEN 'closed'
+            WHEN b.resolution_stopped_at IS NOT NULL THEN 'completed'
+            ELSE 'open' END AS status,
+       sla_deadline(b.calendar_json, b.opened_at, b.response_target_minutes, sp.pauses) AS response_deadline,
+       sla_deadline(b.calendar_json, b.opened_at, b.resolution_target_minutes, sp.pauses) AS resolution_deadline,
+       sla_state(b.calendar_json, b.opened_at, b.response_target_minutes, b.first_arrival_at, fh_now(), sp.pauses)
+           AS response_state,
+       sla_state(b.calendar_json, b.opened_at, b.resolution_target_minutes, b.resolution_stopped_at, fh_now(),
+                 sp.pauses) AS resolution_state,
+       business_seconds(b.calendar_json, b.opened_at, b.first_arrival_at, sp.pauses) AS response_business_seconds,
+       business_seconds(b.calendar_json, b.opened_at, b.resolution_stopped_at, sp.pauses)
+           AS resolution_business_seconds,
+       business_seconds('{"name":"24x7","tz":"UTC","always_open":true}', b.opened_at, b.resolution_stopped_at,
+                        sp.pauses) AS resolution_net_seconds
+FROM base b
+LEFT JOIN sla_pauses sp ON b.order_id = sp.order_id
