@@ -8,6 +8,7 @@
 //! | `addr` | `FIELDHOUSE_ADDR` | `127.0.0.1:8080` | where to listen |
 //! | `relay_latency_secs` | `FIELDHOUSE_RELAY_LATENCY` | 10 | seconds between outbox relay passes |
 //! | `report_tick_secs` | `FIELDHOUSE_REPORT_TICK` | 60 | seconds between report-scheduler passes |
+//! | `compact_interval_secs` | `FIELDHOUSE_COMPACT_INTERVAL` | 3600 | seconds between scheduled compactions of the lake tables (0: never) |
 //! | `shutdown_grace_secs` | `FIELDHOUSE_SHUTDOWN_GRACE` | 30 | how long requests in flight may finish after a stop signal |
 //! | `kpi_timeout_secs` | `FIELDHOUSE_KPI_TIMEOUT` | 120 | time limit of one KPI computation |
 //! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
@@ -31,6 +32,7 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     pub relay_latency_secs: u64,
     pub report_tick_secs: u64,
+    pub compact_interval_secs: u64,
     pub shutdown_grace_secs: u64,
     pub kpi_timeout_secs: u64,
     pub kpi_cache_entries: usize,
@@ -48,6 +50,7 @@ impl Default for ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             relay_latency_secs: 10,
             report_tick_secs: 60,
+            compact_interval_secs: 3600,
             shutdown_grace_secs: 30,
             kpi_timeout_secs: 120,
             kpi_cache_entries: 512,
@@ -81,6 +84,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_ADDR", "addr"),
     ("FIELDHOUSE_RELAY_LATENCY", "relay_latency_secs"),
     ("FIELDHOUSE_REPORT_TICK", "report_tick_secs"),
+    ("FIELDHOUSE_COMPACT_INTERVAL", "compact_interval_secs"),
     ("FIELDHOUSE_SHUTDOWN_GRACE", "shutdown_grace_secs"),
     ("FIELDHOUSE_KPI_TIMEOUT", "kpi_timeout_secs"),
     ("FIELDHOUSE_KPI_CACHE_ENTRIES", "kpi_cache_entries"),

@@ -12,7 +12,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/fieldhouse/target}
+TARGET_DIR=$CARGO_TARGET_DIR
 BIN=${FIELDHOUSE_BIN:-$TARGET_DIR/release/fieldhouse}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}

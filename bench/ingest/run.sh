@@ -11,7 +11,7 @@ set -euo pipefail
 N="${1:-5000000}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fieldhouse/target}"
 work="${BENCH_DIR:-$(mktemp -d)}"
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
 venv="${FIELDHOUSE_PY_VENV:-$HOME/.cache/fieldhouse/pyvenv}"

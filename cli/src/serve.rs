@@ -1,6 +1,7 @@
 //! `fieldhouse serve`: the API (operations, KPIs, SQL, reports, event
 //! ingest, OpenAPI, metrics) behind bearer tokens, the outbox relay (events
-//! queryable within `relay_latency_secs`) and the report scheduler, in one
+//! queryable within `relay_latency_secs`), the report scheduler and the
+//! scheduled compaction of the lake (`compact_interval_secs`), in one
 //! process, with graceful shutdown on Ctrl-C or SIGTERM.
 //!
 //! Settings: defaults, then `--config FILE` (or `<data-dir>/fieldhouse.toml`),
@@ -36,6 +37,9 @@ pub(crate) struct ServeArgs {
     /// Seconds between report-scheduler passes.
     #[arg(long)]
     pub(crate) report_tick: Option<u64>,
+    /// Seconds between scheduled compactions of the lake tables (0: never; default 3600).
+    #[arg(long)]
+    pub(crate) compact_interval: Option<u64>,
     /// Print the effective settings as TOML and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
@@ -51,6 +55,9 @@ pub(crate) fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     }
     if let Some(t) = args.report_tick {
         config.report_tick_secs = t;
+    }
+    if let Some(c) = args.compact_interval {
+        config.compact_interval_secs = c;
     }
     if args.print_config {
         print!("{}", config.to_toml());
@@ -95,6 +102,7 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let latency = Duration::from_secs(config.relay_latency_secs);
         let report_tick = Duration::from_secs(config.report_tick_secs);
+        let compact_every = Duration::from_secs(config.compact_interval_secs);
         let lake_dir = data_dir.join("lake");
         let lake = Lake::open(&lake_dir.display().to_string()).await.context("opening the lake")?;
         // The engine reads `lake/events`: make sure it exists before the first request.
@@ -147,6 +155,11 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
             let _ = rx.wait_for(|s| *s).await;
         };
 
+        let compact_task = (!compact_every.is_zero()).then(|| {
+            let rx = stop_rx.clone();
+            let lake = lake.clone();
+            tokio::spawn(async move { lake.compact_forever(compact_every, stopped(rx)).await })
+        });
         let relay = Relay::new(data_dir.join("ops.db"), lake)
             .with_config(RelayConfig { latency, ..RelayConfig::default() })
             .with_metrics(metrics);
@@ -180,6 +193,9 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
         };
         fieldhouse_api::serve_on(listener, app, shutdown, grace).await?;
         let _ = relay_task.await;
+        if let Some(t) = compact_task {
+            let _ = t.await;
+        }
         if let Some(t) = reports_task {
             let _ = t.await;
         }

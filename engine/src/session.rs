@@ -141,6 +141,10 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     /// Recently computed view sets, most recent last.
     view_sets: Arc<ViewSets>,
+    /// The `events` table as last loaded at its latest version; brought up
+    /// to date incrementally (a log listing when nothing changed) instead
+    /// of being loaded anew for every session and version check.
+    latest: Arc<tokio::sync::Mutex<Option<DeltaTable>>>,
 }
 
 impl Engine {
@@ -171,6 +175,7 @@ impl Engine {
             views: Arc::new(views),
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
+            latest: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -191,8 +196,27 @@ impl Engine {
 
     /// The current version of the lake's `events` table (what a latest read sees now).
     pub async fn lake_version(&self) -> Result<i64> {
-        let table = self.load_table(EVENTS_TABLE, AsOf::Latest).await?;
+        let table = self.latest_events().await?;
         Ok(i64::try_from(table.version().unwrap_or(0)).unwrap_or(i64::MAX))
+    }
+
+    /// The `events` table at its latest version, from the kept copy brought
+    /// up to date, or loaded when there is none (or updating it failed, e.g.
+    /// after the log it stood on was cleaned up).
+    async fn latest_events(&self) -> Result<DeltaTable> {
+        let mut kept = self.latest.lock().await;
+        if let Some(table) = kept.as_mut() {
+            match table.update_incremental(None).await {
+                Ok(()) => return Ok(table.clone()),
+                Err(e) => {
+                    debug!(error = %e, "reloading the events table");
+                    *kept = None;
+                }
+            }
+        }
+        let table = self.load_table(EVENTS_TABLE, AsOf::Latest).await?;
+        *kept = Some(table.clone());
+        Ok(table)
     }
 
     async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
@@ -245,7 +269,10 @@ impl Engine {
         }
         let ctx = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
 
-        let events = self.load_table(EVENTS_TABLE, options.as_of).await?;
+        let events = match options.as_of {
+            AsOf::Latest => self.latest_events().await?,
+            as_of => self.load_table(EVENTS_TABLE, as_of).await?,
+        };
         let now = match (options.now, options.as_of) {
             (Some(n), _) => n,
             (None, AsOf::Timestamp(t)) => t,

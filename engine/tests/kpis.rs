@@ -178,6 +178,11 @@ async fn parts_kpis_by_hand() {
     // Attach rate: completed O1..O5, with parts O1, O2, O5 → 60 %.
     let rows = kpi(oct(KpiRequest::new("parts_attach_rate"))).await;
     assert_eq!(num(&rows[0], "attach_pct"), 60.0);
+    // All five are corrective: the type filter keeps them all, or none.
+    let rows = kpi(oct(KpiRequest::new("parts_attach_rate").param("order_type", "corrective"))).await;
+    assert_eq!((num(&rows[0], "orders"), num(&rows[0], "attach_pct")), (5.0, 60.0));
+    let rows = kpi(oct(KpiRequest::new("parts_attach_rate").param("order_type", "preventive"))).await;
+    assert_eq!(num(&rows[0], "orders"), 0.0);
 
     // Stockout delays: O2 waited for parts Wed 12:00 → Thu 10:00 = 22 h.
     let rows = kpi(oct(KpiRequest::new("stockout_delays"))).await;

@@ -284,7 +284,9 @@ fn draw_bars<DB: DrawingBackend>(
         builder.right_y_label_area_size(65);
     }
     // Integer ranges are inclusive in plotters: `0..n-1` gives n segments.
-    let last = n as i32 - 1;
+    // One category would make the range empty (bars of negative width):
+    // give it a second, empty segment.
+    let last = (n as i32 - 1).max(1);
     let c = builder.build_cartesian_2d((0..last).into_segmented(), y_range(vals.iter().copied()))?;
     if !pareto {
         let mut c = c;
@@ -516,6 +518,24 @@ mod tests {
         let (e02, e01) = (pareto.find("\nE02\n").unwrap(), pareto.find("\nE01\n").unwrap());
         assert!(e02 < e01, "bars are sorted descending");
         assert!(pareto.contains("cumulative %"));
+    }
+
+    #[test]
+    fn one_category_draws_one_bar_of_positive_width() {
+        for pareto in [false, true] {
+            let data = if pareto {
+                ChartData::Pareto { categories: vec!["E01".into()], values: vec![7.0] }
+            } else {
+                ChartData::Bar { categories: vec!["North".into()], values: vec![42.0] }
+            };
+            let chart = Chart { title: "One".into(), x_label: "x".into(), y_label: "y".into(), data };
+            let svg = to_svg(&chart).unwrap();
+            assert!(!svg.contains("width=\"-"), "negative width in {svg}");
+            let bars = svg.matches("fill=\"#1F77B4\"").count() + svg.matches("fill=\"#1f77b4\"").count();
+            assert!(bars >= 1, "no bar drawn: {svg}");
+            let (info, _) = decode(&to_png(&chart).unwrap());
+            assert_eq!(info.width, WIDTH);
+        }
     }
 
     #[test]

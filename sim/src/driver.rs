@@ -668,24 +668,31 @@ impl<B: Backend + ?Sized> Sim<'_, B> {
                     _ => Vec::new(),
                 };
                 let mut cands: Vec<usize> =
-                    ranked.iter().take(4).filter_map(|id| self.tech_ix.get(id).copied()).collect();
+                    ranked.iter().take(6).filter_map(|id| self.tech_ix.get(id).copied()).collect();
+                // Regional teams: a suggestion from another region is taken
+                // only when the region has nobody suggested.
+                if cands.iter().any(|&t| self.w.technicians[t].region == site.region) {
+                    cands.retain(|&t| self.w.technicians[t].region == site.region);
+                }
                 if cands.is_empty() {
                     cands = self.w.by_region[site.region].clone();
                 }
-                // The dispatcher takes the suggestion that can be there first.
+                // The dispatcher takes the skilled suggestion that can be there
+                // first when it still makes the response deadline (an hour's
+                // margin), else whoever can be there first.
                 let eta = |t: usize| {
                     let st = &self.techs[t];
                     let km = geo::distance_km(st.lat, st.lon, site.lat, site.lon);
                     st.free_at.max(at) + minutes(geo::travel_minutes(km))
                 };
-                let skill = |t: usize| {
-                    if self.w.technicians[t].skills.contains(&self.w.products[unit.product].family) {
-                        TimeDelta::zero()
-                    } else {
-                        TimeDelta::hours(6)
-                    }
-                };
-                let Some(best) = cands.iter().copied().min_by_key(|&t| eta(t) + skill(t)) else {
+                let family = self.w.products[unit.product].family;
+                let skilled = cands
+                    .iter()
+                    .copied()
+                    .filter(|&t| self.w.technicians[t].skills.contains(&family))
+                    .min_by_key(|&t| eta(t))
+                    .filter(|&t| eta(t) + TimeDelta::hours(1) <= ord.response_due);
+                let Some(best) = skilled.or_else(|| cands.iter().copied().min_by_key(|&t| eta(t))) else {
                     return Ok(());
                 };
                 let tid = self.w.technicians[best].id;

@@ -14,8 +14,14 @@ pub struct StreamStats {
     pub events: u64,
     pub orders: u64,
     pub corrective_orders: u64,
-    /// Corrective orders whose first visit ended `fixed` ÷ corrective orders with a visit.
+    /// As the `first_time_fix_rate` KPI counts it: completed corrective
+    /// orders with exactly one visit, ended `fixed`, never reopened, and no
+    /// other order for the same equipment opened within 30 days after the
+    /// completion ÷ completed corrective orders with a visit.
     pub first_time_fix_rate: f64,
+    /// Corrective orders whose first visit ended `fixed` ÷ corrective orders
+    /// with a visit (the technician's view: later repeats not counted).
+    pub first_visit_fix_rate: f64,
     /// Completed corrective orders with a part consumed ÷ completed corrective orders.
     pub part_attach_rate: f64,
     /// Orders whose response deadline passed before the first arrival (or
@@ -35,6 +41,11 @@ pub struct StreamStats {
 #[derive(Default)]
 struct OrderFacts {
     corrective: bool,
+    equipment: Uuid,
+    opened: Option<DateTime<Utc>>,
+    visits: u32,
+    reopened: bool,
+    completed_at: Option<DateTime<Utc>>,
     due: Option<DateTime<Utc>>,
     first_arrival: Option<DateTime<Utc>>,
     first_visit_end: Option<(DateTime<Utc>, VisitOutcome)>,
@@ -63,6 +74,8 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
                 let f = orders.entry(p.order_id).or_default();
                 f.corrective = p.order_type == OrderType::Corrective;
                 f.due = Some(p.response_due_at);
+                f.equipment = p.equipment_id;
+                f.opened = Some(at);
             }
             Payload::PriorityChanged(p) => {
                 if let Some(f) = orders.get_mut(&p.order_id) {
@@ -75,10 +88,17 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
                 }
             }
             Payload::VisitEnded(p) => {
-                if let Some(f) = orders.get_mut(&p.order_id)
-                    && f.first_visit_end.is_none_or(|(t, _)| at < t)
-                {
-                    f.first_visit_end = Some((at, p.outcome));
+                if let Some(f) = orders.get_mut(&p.order_id) {
+                    f.visits += 1;
+                    if f.first_visit_end.is_none_or(|(t, _)| at < t) {
+                        f.first_visit_end = Some((at, p.outcome));
+                    }
+                }
+            }
+            Payload::OrderReopened(p) => {
+                if let Some(f) = orders.get_mut(&p.order_id) {
+                    f.reopened = true;
+                    f.completed = false;
                 }
             }
             Payload::PartConsumed(p) => {
@@ -89,6 +109,7 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
             Payload::OrderCompleted(p) => {
                 if let Some(f) = orders.get_mut(&p.order_id) {
                     f.completed = true;
+                    f.completed_at = Some(at);
                 }
             }
             Payload::OrderCancelled(p) => {
@@ -110,20 +131,37 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
         }
     }
     s.orders = orders.len() as u64;
-    let (mut visited, mut ftf, mut completed, mut attached, mut due_n, mut breached) = (0, 0, 0, 0, 0, 0);
+    // Openings per equipment, for the 30-day repeat rule.
+    let mut openings: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+    for f in orders.values() {
+        if let Some(t) = f.opened {
+            openings.entry(f.equipment).or_default().push(t);
+        }
+    }
+    let window = chrono::TimeDelta::days(30);
+    let (mut visited, mut first_fixed, mut done_visited, mut ftf) = (0, 0, 0, 0);
+    let (mut completed, mut attached, mut due_n, mut breached) = (0, 0, 0, 0);
     for f in orders.values() {
         if f.corrective {
             s.corrective_orders += 1;
             if let Some((_, outcome)) = f.first_visit_end {
                 visited += 1;
                 if outcome == VisitOutcome::Fixed {
-                    ftf += 1;
+                    first_fixed += 1;
                 }
             }
-            if f.completed {
+            if f.completed && !f.cancelled {
                 completed += 1;
                 if f.parts {
                     attached += 1;
+                }
+                if let (Some(done), Some((_, outcome))) = (f.completed_at, f.first_visit_end) {
+                    done_visited += 1;
+                    let repeat =
+                        openings.get(&f.equipment).is_some_and(|ts| ts.iter().any(|&t| t > done && t - done <= window));
+                    if f.visits == 1 && outcome == VisitOutcome::Fixed && !f.reopened && !repeat {
+                        ftf += 1;
+                    }
                 }
             }
         }
@@ -136,7 +174,8 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
             breached += 1;
         }
     }
-    s.first_time_fix_rate = ratio(ftf, visited);
+    s.first_time_fix_rate = ratio(ftf, done_visited);
+    s.first_visit_fix_rate = ratio(first_fixed, visited);
     s.part_attach_rate = ratio(attached, completed);
     s.response_breach_share = ratio(breached, due_n);
     s.mean_csat = if csat_n == 0 { 0.0 } else { csat_sum as f64 / csat_n as f64 };

@@ -758,11 +758,14 @@ impl World {
                     technician_id: Some(id),
                 },
             ));
-            // Van load-out: the most needed parts of each skill, two of the cheap ones.
+            // Van load-out: every part of each skill, more of the most needed
+            // and of the cheap ones (stock-outs on the van are what spoils a
+            // first-time fix most).
             let mut targets = Vec::new();
             for &f in &skills {
-                for (rank, &p) in fams[f].parts.iter().take(6).enumerate() {
-                    let qty = if parts[p].cost_cents > 150_000 { 1 } else { [5, 4, 3, 3, 2, 2][rank] };
+                for (rank, &p) in fams[f].parts.iter().enumerate() {
+                    let common = [6, 5, 4, 3, 3, 2, 2, 2].get(rank).copied().unwrap_or(1);
+                    let qty = if parts[p].cost_cents > 150_000 { common.min(2) } else { common };
                     targets.push((p, qty, qty - 1));
                 }
             }

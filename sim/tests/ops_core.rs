@@ -8,6 +8,7 @@ use std::path::Path;
 
 use chrono::NaiveTime;
 use fieldhouse_domain::event::Event;
+use fieldhouse_engine::KpiRequest;
 use fieldhouse_ops::{Ops, OpsConfig};
 use fieldhouse_sim::metrics::{invariant_violations, stream_stats};
 use fieldhouse_sim::{SimConfig, Size, simulate};
@@ -79,4 +80,29 @@ fn small_preset_lands_in_the_bands_and_keeps_the_invariants() {
         violations.len(),
         &violations[..violations.len().min(5)]
     );
+
+    // The KPI engine, reading the same events from a lake, counts the same.
+    let lake = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (ftf, attach) = rt.block_on(async {
+        fieldhouse_engine::testing::write_events(lake.path(), &events).await.unwrap();
+        let engine = fieldhouse_engine::Engine::open(lake.path()).unwrap();
+        let ftf = kpi_number(&engine, KpiRequest::new("first_time_fix_rate"), "ftf_pct").await;
+        let attach =
+            kpi_number(&engine, KpiRequest::new("parts_attach_rate").param("order_type", "corrective"), "attach_pct")
+                .await;
+        (ftf, attach)
+    });
+    assert!((ftf - 100.0 * stats.first_time_fix_rate).abs() < 0.5, "engine FTF {ftf} %, stream {stats:?}");
+    assert!((attach - 100.0 * stats.part_attach_rate).abs() < 0.5, "engine attach {attach} %, stream {stats:?}");
+}
+
+/// The one number `column` of an ungrouped KPI.
+async fn kpi_number(engine: &fieldhouse_engine::Engine, request: KpiRequest, column: &str) -> f64 {
+    let stream = fieldhouse_engine::run_kpi(engine, &request, &fieldhouse_engine::Caller::admin()).await.unwrap();
+    let batches = fieldhouse_engine::collect(stream).await.unwrap();
+    let batch = batches.iter().find(|b| b.num_rows() > 0).unwrap();
+    let col =
+        arrow::compute::cast(batch.column_by_name(column).unwrap(), &arrow::datatypes::DataType::Float64).unwrap();
+    col.as_any().downcast_ref::<arrow::array::Float64Array>().unwrap().value(0)
 }

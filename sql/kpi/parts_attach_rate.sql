@@ -7,6 +7,7 @@
 -- param: from timestamp = 1970-01-01 | start of the period (inclusive): completion
 -- param: to timestamp = 2100-01-01 | end of the period (exclusive)
 -- param: region text? | only this region
+-- param: order_type text? | only orders of this type (corrective, preventive, installation); default all
 -- dimensions: day, week, month, region, priority, tier, product, model, technician, agent, customer
 -- audience: admin, manager, dispatcher, engineer, partner
 -- notes: Counted: completed, not cancelled orders (after the last reopening) by completion time.
@@ -18,5 +19,6 @@ FROM (SELECT *, resolution_stopped_at AS period_at FROM orders
       WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled') r
 WHERE period_at >= $from AND period_at < $to
   AND ($region IS NULL OR region = $region)
+  AND ($order_type IS NULL OR order_type = $order_type)
 {{group_by}}
 {{order_by}}
