@@ -12,6 +12,7 @@
 //! | `shutdown_grace_secs` | `FIELDHOUSE_SHUTDOWN_GRACE` | 30 | how long requests in flight may finish after a stop signal |
 //! | `kpi_timeout_secs` | `FIELDHOUSE_KPI_TIMEOUT` | 120 | time limit of one KPI computation |
 //! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
+//! | `kpi_concurrency` | `FIELDHOUSE_KPI_CONCURRENCY` | 1 | KPI computations running at once (others wait; each uses every core) |
 //! | `kpi_cache_mib` | `FIELDHOUSE_KPI_CACHE_MIB` | 256 | memory for kept KPI answers |
 //! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | 2048 | memory pool of KPI queries |
 //! | `sql_max_rows` | `FIELDHOUSE_SQL_MAX_ROWS` | 100000 | most rows one SQL query returns |
@@ -37,6 +38,7 @@ pub struct ServeConfig {
     pub kpi_timeout_secs: u64,
     pub kpi_cache_entries: usize,
     pub kpi_cache_mib: usize,
+    pub kpi_concurrency: usize,
     pub memory_limit_mib: usize,
     pub sql_max_rows: usize,
     pub sql_timeout_secs: u64,
@@ -55,6 +57,7 @@ impl Default for ServeConfig {
             kpi_timeout_secs: 120,
             kpi_cache_entries: 512,
             kpi_cache_mib: 256,
+            kpi_concurrency: 1,
             memory_limit_mib: 2048,
             sql_max_rows: 100_000,
             sql_timeout_secs: 30,
@@ -89,6 +92,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_KPI_TIMEOUT", "kpi_timeout_secs"),
     ("FIELDHOUSE_KPI_CACHE_ENTRIES", "kpi_cache_entries"),
     ("FIELDHOUSE_KPI_CACHE_MIB", "kpi_cache_mib"),
+    ("FIELDHOUSE_KPI_CONCURRENCY", "kpi_concurrency"),
     ("FIELDHOUSE_MEMORY_LIMIT", "memory_limit_mib"),
     ("FIELDHOUSE_SQL_MAX_ROWS", "sql_max_rows"),
     ("FIELDHOUSE_SQL_TIMEOUT", "sql_timeout_secs"),
@@ -141,6 +145,7 @@ impl ServeConfig {
         for (key, v) in [
             ("sql_max_rows", self.sql_max_rows),
             ("sql_concurrency", self.sql_concurrency),
+            ("kpi_concurrency", self.kpi_concurrency),
             ("sql_memory_mib", self.sql_memory_mib),
             ("memory_limit_mib", self.memory_limit_mib),
             ("kpi_cache_entries", self.kpi_cache_entries),

@@ -24,7 +24,7 @@ PAGE=${PAGE:-management}
 ADDR=127.0.0.1:$PORT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p fieldhouse-cli)
+[ -n "${FIELDHOUSE_BIN:-}" ] || "$ROOT/bench/build.sh"
 
 DATA_DIR=${1:-}
 if [ -z "$DATA_DIR" ]; then

@@ -17,7 +17,7 @@ work="${BENCH_DIR:-$(mktemp -d)}"
 venv="${FIELDHOUSE_PY_VENV:-$HOME/.cache/fieldhouse/pyvenv}"
 
 echo "== building (release)" >&2
-(cd "$root" && cargo build --release -q -p fieldhouse-ingest --example bench_ingest)
+"$root/bench/build.sh"
 bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -27,12 +27,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (release)" >&2
-(cd "$root" && cargo build --release -q -p fieldhouse-sim --example ops_lifecycles)
+"$root/bench/build.sh"
 bin="$CARGO_TARGET_DIR/release/examples/ops_lifecycles"
 
 args=(--lifecycles "$N" --clients "$CLIENTS")
 if [ "$MODE" = serve ]; then
-  (cd "$root" && cargo build --release -q -p fieldhouse-cli)
+  "$root/bench/build.sh"
   fh="$CARGO_TARGET_DIR/release/fieldhouse"
   srv="$work/serve"
   mkdir -p "$srv"

@@ -25,7 +25,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fieldhouse/target}"
 dir="${BENCH_DIR:-$(mktemp -d)}"
 mkdir -p "$dir"
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$dir"' EXIT
-cargo build --release -q -p fieldhouse-sim --example simulate
+bench/build.sh
 bin="$CARGO_TARGET_DIR/release/examples/simulate"
 run() { # backend subdir [--months N]
   local backend="$1" sub="$2"

@@ -126,7 +126,7 @@ fn print_summary(cfg: &SimConfig, s: &SimSummary, secs: f64, into: &str) {
     );
     println!("  orders         {} ({} preventive), {} visits", s.orders, s.preventive_orders, s.visits);
     println!(
-        "  first-time fix {:.1} % of corrective orders; {} parts consumed, {} stock-outs",
+        "  first visits   {:.1} % of corrective orders fixed on the first visit; {} parts consumed, {} stock-outs",
         pct(s.first_time_fixes, s.orders.saturating_sub(s.preventive_orders).max(1)),
         s.parts_consumed,
         s.stock_outs

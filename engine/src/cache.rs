@@ -106,6 +106,8 @@ pub struct KpiCache {
     max_age: Duration,
     inner: Mutex<Inner>,
     stats: Mutex<(u64, u64)>,
+    /// Computations running at once (the others wait their turn).
+    computing: tokio::sync::Semaphore,
 }
 
 impl Default for KpiCache {
@@ -124,7 +126,18 @@ impl KpiCache {
             max_age: Duration::from_secs(60),
             inner: Mutex::new(Inner::default()),
             stats: Mutex::new((0, 0)),
+            computing: tokio::sync::Semaphore::new(1),
         }
+    }
+
+    /// Let at most `n` KPI computations run at once (default 1; others wait).
+    /// Each computation already uses every core, and computations at once
+    /// share one memory pool: several concurrent ones on the same views were
+    /// seen to exhaust it (`query_too_large`) where one after the other pass.
+    #[must_use]
+    pub fn with_concurrency(mut self, n: usize) -> KpiCache {
+        self.computing = tokio::sync::Semaphore::new(n.max(1));
+        self
     }
 
     /// Reuse answers that depend on the wall clock for at most `max_age`.
@@ -214,6 +227,10 @@ impl KpiCache {
                     pinned.session.as_of = AsOf::Version(u64::try_from(version).unwrap_or(0));
                     pinned.session.now = Some(pinned.session.now.unwrap_or_else(Utc::now));
                 }
+                let _turn = self.computing.acquire().await.map_err(|_| crate::Error::Query {
+                    context: "waiting for a computation slot".into(),
+                    source: datafusion::error::DataFusionError::Execution("the KPI cache is closed".into()),
+                })?;
                 let started = Instant::now();
                 let stream = run_kpi(engine, &pinned, caller).await?;
                 let schema = stream.schema();

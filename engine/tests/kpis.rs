@@ -46,6 +46,12 @@ async fn kpi_as(req: KpiRequest, caller: &Caller) -> Vec<Value> {
     to_rows(&collect(stream).await.unwrap())
 }
 
+/// As [`kpi`], at the reference instant `now` instead of NOW.
+async fn kpi_now(req: KpiRequest, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+    let stream = run_kpi(&engine(), &req.now(now), &Caller::admin()).await.unwrap();
+    to_rows(&collect(stream).await.unwrap())
+}
+
 async fn kpi(req: KpiRequest) -> Vec<Value> {
     kpi_as(req, &Caller::admin()).await
 }
@@ -330,15 +336,22 @@ async fn failure_statistics_by_hand() {
     // October: 31 days; every unit was in service all month (EQ3 installed 10-01) → 4 × 31 / 30.4375
     // = 4.0739 unit-months. Corrective orders opened: O1..O8 = 8 (the cancelled O8 too: a reported fault).
     // → 8 / 4.0739 × 1000 = 1963.71.
-    let rows = kpi(oct(KpiRequest::new("failure_rate"))).await;
+    // October has ended at the reference instant 11-01 (at NOW, 10-20, it would still be running).
+    let nov = t("2026-11-01T00:00:00Z");
+    let rows = kpi_now(oct(KpiRequest::new("failure_rate")), nov).await;
     assert_eq!(num(&rows[0], "failures"), 8.0);
     assert_eq!(num(&rows[0], "unit_months"), 4.0739);
     assert_eq!(num(&rows[0], "failures_per_1000_unit_months"), 1963.71);
 
     // MTBF: 4 units × 744 h = 2976 operating hours ÷ 8 failures = 372 h.
-    let rows = kpi(oct(KpiRequest::new("mtbf")).by("model")).await;
+    let rows = kpi_now(oct(KpiRequest::new("mtbf")).by("model"), nov).await;
     assert_eq!(num(&rows[0], "operating_hours"), 2976.0);
     assert_eq!(num(&rows[0], "mtbf_hours"), 372.0);
+    // At NOW (10-20 00:00) October is still running: 4 units × 19 days × 24 h = 1824 h, and the 8 failures were
+    // all opened before NOW (O7 the latest, 10-19 22:00) → 228 h. The future is not time in service.
+    let rows = kpi(oct(KpiRequest::new("mtbf")).by("model")).await;
+    assert_eq!(num(&rows[0], "operating_hours"), 1824.0);
+    assert_eq!(num(&rows[0], "mtbf_hours"), 228.0);
 
     // Pareto: E-PUMP O1, O2, O4, O6, O8 = 5; E-FAN O3, O7 = 2; E-BELT O5 = 1 → 62.5 %, 87.5 %, 100 %.
     let rows = kpi(oct(KpiRequest::new("fault_pareto"))).await;

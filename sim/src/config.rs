@@ -108,6 +108,8 @@ pub struct SimSummary {
     pub orders: u64,
     pub preventive_orders: u64,
     pub visits: u64,
+    /// Corrective orders whose first visit ended fixed (the `first_time_fix_rate` KPI is stricter: no
+    /// second visit, no reopening, no repeat order within 30 days).
     pub first_time_fixes: u64,
     pub parts_consumed: u64,
     pub stock_outs: u64,

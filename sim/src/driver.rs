@@ -853,7 +853,7 @@ impl<B: Backend + ?Sized> Sim<'_, B> {
         };
         self.tech_op(at - TimeDelta::minutes(1), o, Op::LogWork { order_id, visit_id: v.id, minutes: v.minutes })?;
         self.tech_op(at, o, Op::EndVisit { order_id, visit_id: v.id, outcome })?;
-        if outcome == VisitOutcome::Fixed && ord.visits == 0 {
+        if outcome == VisitOutcome::Fixed && ord.visits == 0 && !ord.preventive {
             self.sum.first_time_fixes += 1;
         }
         if let Some(ord) = self.orders.get_mut(&o) {

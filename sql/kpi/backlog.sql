@@ -10,10 +10,11 @@
 -- audience: admin, manager, dispatcher, technician, partner
 -- notes: Open = not cancelled and not completed after its last reopening. next_deadline = the earlier of the
 --   response deadline (while nobody has arrived) and the resolution deadline; a paused clock has none (NULL,
---   listed last). Ages in wall-clock hours.
+--   listed last). Ages in wall-clock hours. response_state: met or breached once someone has arrived (a late
+--   arrival stays breached), else on_track / at_risk / breached at the reference instant.
 SELECT order_id, priority, region, tier, technician_id, agent_id, opened_at,
        round((to_unixtime(fh_now()) - to_unixtime(opened_at)) / 3600.0, 2) AS age_hours,
-       CASE WHEN first_arrival_at IS NULL THEN response_state ELSE 'met' END AS response_state,
+       response_state,
        resolution_state,
        next_deadline,
        round((to_unixtime(next_deadline) - to_unixtime(fh_now())) / 3600.0, 2) AS hours_to_deadline

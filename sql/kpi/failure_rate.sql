@@ -9,11 +9,13 @@
 -- dimensions: product, model, manufacturer, region
 -- audience: admin, manager, engineer, partner
 -- notes: A failure = a corrective order opened in the period (cancelled ones too: the fault was reported).
---   Unit-months = each unit's days in service inside the period (installed_on .. decommissioned_on) ÷ 30.4375.
+--   Unit-months = each unit's days in service inside the period (installed_on .. decommissioned_on, and not
+--   after the reference instant: the future is not time in service) ÷ 30.4375.
 --   Groups are by the unit's product/model/manufacturer and its site's region.
 WITH units AS (
     SELECT e.equipment_id, e.product_id, p.model, p.manufacturer_id, s.region,
-           greatest(0.0, (least(to_unixtime($to), to_unixtime(coalesce(e.decommissioned_on, CAST($to AS DATE))))
+           greatest(0.0, (least(to_unixtime($to), to_unixtime(fh_now()),
+                                to_unixtime(coalesce(e.decommissioned_on, CAST($to AS DATE))))
                           - greatest(to_unixtime($from), to_unixtime(e.installed_on))) / 86400.0) AS days_in_service
     FROM equipment e
     LEFT JOIN products p ON e.product_id = p.product_id

@@ -7,12 +7,14 @@
 -- param: to timestamp = 2100-01-01 | end of the period (exclusive)
 -- dimensions: product, model, manufacturer, region
 -- audience: admin, manager, engineer, partner
--- notes: Operating time = calendar time in service (installed_on .. decommissioned_on, clipped to the period),
+-- notes: Operating time = calendar time in service (installed_on .. decommissioned_on, clipped to the period
+--   and to the reference instant: a period still running, or the open default period, counts up to now),
 --   24 h a day; downtime is not subtracted. A failure = a corrective order opened in the period. No failures:
 --   MTBF is NULL (not infinite).
 WITH units AS (
     SELECT e.equipment_id, e.product_id, p.model, p.manufacturer_id, s.region,
-           greatest(0.0, (least(to_unixtime($to), to_unixtime(coalesce(e.decommissioned_on, CAST($to AS DATE))))
+           greatest(0.0, (least(to_unixtime($to), to_unixtime(fh_now()),
+                                to_unixtime(coalesce(e.decommissioned_on, CAST($to AS DATE))))
                           - greatest(to_unixtime($from), to_unixtime(e.installed_on))) / 3600.0) AS hours_in_service
     FROM equipment e
     LEFT JOIN products p ON e.product_id = p.product_id
