@@ -14,7 +14,7 @@
 //! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
 //! | `kpi_concurrency` | `FIELDHOUSE_KPI_CONCURRENCY` | 1 | KPI computations running at once (others wait; each uses every core) |
 //! | `kpi_cache_mib` | `FIELDHOUSE_KPI_CACHE_MIB` | 256 | memory for kept KPI answers |
-//! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | 2048 | memory pool of KPI queries |
+//! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | half the machine's memory, at least 2048 | memory pool of KPI queries |
 //! | `sql_max_rows` | `FIELDHOUSE_SQL_MAX_ROWS` | 100000 | most rows one SQL query returns |
 //! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |
 //! | `sql_memory_mib` | `FIELDHOUSE_SQL_MEMORY` | 512 | memory pool of one SQL query (sorts spill to disk beyond it) |
@@ -58,7 +58,7 @@ impl Default for ServeConfig {
             kpi_cache_entries: 512,
             kpi_cache_mib: 256,
             kpi_concurrency: 1,
-            memory_limit_mib: 2048,
+            memory_limit_mib: fieldhouse_engine::default_memory_limit() >> 20,
             sql_max_rows: 100_000,
             sql_timeout_secs: 30,
             sql_memory_mib: 512,

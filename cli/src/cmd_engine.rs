@@ -68,9 +68,10 @@ pub(crate) struct QueryArgs {
     /// Read views and KPIs from this `sql/` directory instead of the built-in copies.
     #[arg(long, env = "FIELDHOUSE_SQL_DIR")]
     pub(crate) sql_dir: Option<PathBuf>,
-    /// Memory pool in MiB (sorts and joins spill to disk beyond it).
-    #[arg(long, default_value_t = 2048)]
-    pub(crate) memory_mb: usize,
+    /// Memory pool in MiB (sorts and joins spill to disk beyond it). Default: half of the machine's memory,
+    /// at least 2048.
+    #[arg(long)]
+    pub(crate) memory_mb: Option<usize>,
     /// Time limit per query in seconds.
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout_secs: u64,
@@ -80,7 +81,9 @@ impl QueryArgs {
     fn engine(&self, data_dir: &Path) -> Result<Engine> {
         let mut config = EngineConfig::new(data_dir);
         config.sql_dir = self.sql_dir.clone();
-        config.memory_limit = self.memory_mb.saturating_mul(1 << 20);
+        if let Some(mb) = self.memory_mb {
+            config.memory_limit = mb.saturating_mul(1 << 20);
+        }
         config.query_timeout = std::time::Duration::from_secs(self.timeout_secs);
         Ok(Engine::new(config)?)
     }

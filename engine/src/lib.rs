@@ -34,4 +34,4 @@ pub use datafusion::execution::SendableRecordBatchStream;
 pub use error::{Error, Result};
 pub use run::{KpiRequest, SqlLimits, collect, plan_kpi, run_kpi, run_sql};
 pub use scope::{Caller, Role};
-pub use session::{AsOf, Engine, EngineConfig, SessionOptions};
+pub use session::{AsOf, Engine, EngineConfig, SessionOptions, default_memory_limit};

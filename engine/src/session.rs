@@ -38,6 +38,7 @@ pub struct EngineConfig {
     /// built into the binary.
     pub sql_dir: Option<PathBuf>,
     /// Memory pool size in bytes (fair spill pool; sorts and joins spill to disk beyond it).
+    /// Default: [`default_memory_limit`].
     pub memory_limit: usize,
     /// Where spill files go (default: the system temp dir).
     pub spill_dir: Option<PathBuf>,
@@ -52,13 +53,28 @@ pub struct EngineConfig {
     pub view_sets: usize,
 }
 
+/// The default memory pool: half of the machine's memory, at least 2 GiB
+/// (2 GiB where the total cannot be read). The pool is a cap, not an
+/// allocation; DataFusion's accounting counts more than the process really
+/// holds (a 2 GiB pool refused `failure_rate` on the default demo lake at
+/// 223 MiB resident), so a tight cap fails queries that fit easily.
+pub fn default_memory_limit() -> usize {
+    const MIN: usize = 2 << 30;
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    total_kib.map_or(MIN, |k| (k.saturating_mul(1024) / 2).max(MIN))
+}
+
 impl EngineConfig {
-    /// Defaults: embedded SQL, 2 GiB memory pool, 5 min per query.
+    /// Defaults: embedded SQL, [`default_memory_limit`], 5 min per query.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
             sql_dir: None,
-            memory_limit: 2 << 30,
+            memory_limit: default_memory_limit(),
             spill_dir: None,
             query_timeout: Duration::from_secs(300),
             target_partitions: None,

@@ -25,7 +25,7 @@ use deltalake::DeltaTable;
 use fieldhouse_domain::arrow_schema::to_record_batch;
 use fieldhouse_domain::event::Event;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::lake::{EVENTS, Lake, Rejected};
@@ -246,7 +246,7 @@ impl Relay {
         let table = Lake::append(table, EVENTS, vec![batch], Some((OUTBOX_APP_ID, last))).await?;
         self.metrics.commit(started.elapsed());
         self.metrics.add_outcomes(n, 0, rejected.len() as u64);
-        info!(
+        debug!(
             version = crate::lake::version_of(&table),
             txn = last,
             events = n,
