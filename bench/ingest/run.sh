@@ -5,6 +5,16 @@
 #
 #   bench/ingest/run.sh [N]        # N events, default 5000000
 #
+# Input (GEN):
+#   GEN=sim (default)  the first N events of the simulator's `large` preset, in the order the
+#                      operational core writes them (the in-memory reference core: `simulate
+#                      large memory --ndjson`), so a commit holds a few days of events, as a live
+#                      ingest does. ~100 s to generate 6 M events.
+#   GEN=samples        the contract's sample events cycled, with times spread evenly over a
+#                      year: every commit touches ~365 `event_date` partitions (a worst case for
+#                      the Delta writer: many small files per commit).
+# FLUSH_ROWS: records per commit (default 500000).
+#
 # Needs: cargo, python3 (DuckDB is pip-installed into a venv), /usr/bin/time.
 # Work files go to $BENCH_DIR (default: a fresh temp dir, removed at the end).
 set -euo pipefail
@@ -24,8 +34,22 @@ bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
 "$venv/bin/python" -c "import duckdb" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb >&2
 
 file="$work/events.ndjson"
-echo "== generating $N events" >&2
-"$bin" gen "$N" "$file"
+GEN="${GEN:-sim}"
+FLUSH_ROWS="${FLUSH_ROWS:-500000}"
+echo "== generating $N events ($GEN)" >&2
+case "$GEN" in
+  samples) "$bin" gen "$N" "$file" ;;
+  sim)
+    # 2000 technicians make ~1.2 M events a month: enough months for N events.
+    months=$(( N / 1000000 + 1 ))
+    "$CARGO_TARGET_DIR/release/examples/simulate" large memory "$work/sim" --months "$months" \
+      --ndjson "$work/all.ndjson" > "$work/sim.log"
+    head -n "$N" "$work/all.ndjson" > "$file"
+    rm -f "$work/all.ndjson"
+    [ "$(wc -l < "$file")" -eq "$N" ] || { echo "the simulator made fewer than $N events" >&2; exit 1; }
+    ;;
+  *) echo "GEN must be sim or samples" >&2; exit 1 ;;
+esac
 size=$(stat -c %s "$file")
 
 timev() { # timev OUTFILE cmd... : run with /usr/bin/time -v, print max RSS in MiB
@@ -36,7 +60,7 @@ timev() { # timev OUTFILE cmd... : run with /usr/bin/time -v, print max RSS in M
 
 sync
 echo "== fieldhouse: NDJSON -> Delta (events, partitioned by event_date, fsynced commits)" >&2
-fh_rss=$(timev "$work/fh" "$bin" ingest "$file" "$work/lake")
+fh_rss=$(timev "$work/fh" "$bin" ingest "$file" "$work/lake" "$FLUSH_ROWS")
 fh_json=$(cat "$work/fh.stdout")
 fh_secs=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
 fh_rows=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
@@ -55,12 +79,12 @@ dk_rss=$(timev "$work/dk" "$venv/bin/python" "$work/duck.py")
 dk_secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/dk.stdout")
 dk_rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/dk.stdout")
 
-python3 - "$N" "$size" "$fh_rows" "$fh_secs" "$fh_rss" "$dk_rows" "$dk_secs" "$dk_rss" "$(nproc)" <<'PY'
+python3 - "$N" "$size" "$fh_rows" "$fh_secs" "$fh_rss" "$dk_rows" "$dk_secs" "$dk_rss" "$(nproc)" "$GEN, $FLUSH_ROWS rows per commit" <<'PY'
 import sys
-n, size, fr, fs, fm, dr, ds, dm, cores = sys.argv[1:]
+n, size, fr, fs, fm, dr, ds, dm, cores, what = sys.argv[1:]
 n, size, fr, dr = int(n), int(size), int(fr), int(dr)
 fs, ds, fm, dm = float(fs), float(ds), int(fm), int(dm)
-print(f"input: {n} events, {size/2**20:.0f} MiB NDJSON, {cores} cores")
+print(f"input: {n} events ({what}), {size/2**20:.0f} MiB NDJSON, {cores} cores")
 print(f"fieldhouse  {fr:>9} rows  {fs:7.1f} s  {fr/fs:>10,.0f} rows/s  peak RSS {fm:>6} MiB")
 print(f"duckdb      {dr:>9} rows  {ds:7.1f} s  {dr/ds:>10,.0f} rows/s  peak RSS {dm:>6} MiB")
 print(f"ratio fieldhouse/duckdb rows/s: {(fr/fs)/(dr/ds):.2f}")

@@ -13,6 +13,11 @@ mod cmd_token;
 mod demo;
 mod serve;
 
+/// mimalloc instead of glibc malloc: ingest and the KPI engine allocate from
+/// many threads at once, and glibc's arena locks showed as ~20 % of ingest time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::init_tracing(args.verbose);

@@ -113,7 +113,7 @@ pub(crate) async fn fetch(
                 match state.cache.run(&state.engine, &request, &caller).await {
                     Ok(a) => put(key, to_answer(&a)),
                     Err(e) => {
-                        tracing::warn!(kpi = %request.name, error = %e, "refreshing a dashboard answer");
+                        tracing::warn!(kpi = %request.name, error = %e.chain(), "refreshing a dashboard answer");
                         if let Some(entry) = store().lock().unwrap_or_else(PoisonError::into_inner).get_mut(&key) {
                             entry.refreshing = false;
                         }

@@ -67,7 +67,7 @@ fn plan(def: &KpiDef, name: &str, by: &[&str], f: &Filters, period: bool) -> Pla
 /// The rows of `plan`'s answer, or an error message safe to show.
 async fn rows(ctx: &Ctx<'_>, plan: &Plan) -> Result<(Vec<Row>, Answer), String> {
     let answer = data::fetch(ctx.state, &plan.request, ctx.caller, ctx.version).await.map_err(|e| {
-        tracing::warn!(kpi = %plan.request.name, error = %e, "dashboard section");
+        tracing::warn!(kpi = %plan.request.name, error = %e.chain(), "dashboard section");
         match e {
             fieldhouse_engine::Error::Parameter { .. } => e.to_string(),
             fieldhouse_engine::Error::Timeout { .. } => "the KPI took too long; try a shorter period".to_string(),

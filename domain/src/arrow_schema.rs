@@ -130,6 +130,7 @@ pub fn to_record_batch(events: &[Event]) -> Result<RecordBatch> {
     let mut payload = StringBuilder::with_capacity(n, n * 200);
 
     let mut idbuf = Uuid::encode_buffer();
+    let mut json = Vec::with_capacity(512);
     for ev in events {
         event_id.append_value(ev.event_id.hyphenated().encode_lower(&mut idbuf));
         event_type.append_value(ev.event_type());
@@ -176,7 +177,9 @@ pub fn to_record_batch(events: &[Event]) -> Result<RecordBatch> {
         response_due.append_option(e.response_due_at.as_ref().map(micros));
         resolution_due.append_option(e.resolution_due_at.as_ref().map(micros));
         business_date.append_option(e.business_date.map(date_to_days));
-        payload.append_value(ev.payload.to_payload_json());
+        json.clear();
+        ev.payload.write_payload_json(&mut json);
+        payload.append_value(std::str::from_utf8(&json).unwrap_or("null"));
     }
 
     let mut columns: Vec<ArrayRef> = vec![

@@ -231,3 +231,76 @@ fn offsets_are_normalised_to_utc_and_micros() {
     let ev = Event::from_value(v).unwrap();
     assert_eq!(fieldhouse_domain::event::format_ts(&ev.occurred_at), "2026-10-01T08:00:00.123456Z");
 }
+
+/// The text of `root` with one top-level field broken in one of several ways
+/// (removed, null, another type, an escaped string, duplicated, the event as
+/// an array), chosen by `rng`.
+fn broken_text(rng: &mut Rng, root: &Value) -> String {
+    let map = root.as_object().unwrap();
+    let keys: Vec<&String> = map.keys().collect();
+    let key = keys[rng.below(keys.len() as u64) as usize].clone();
+    let mut m = map.clone();
+    match rng.below(8) {
+        0 => {
+            m.remove(&key);
+        }
+        1 => {
+            m.insert(key, Value::Null);
+        }
+        2 => {
+            m.insert(key, Value::from(rng.below(100) as i64 - 50));
+        }
+        3 => {
+            m.insert(key, Value::from(1.5));
+        }
+        4 => {
+            m.insert(key, Value::from("x\"y"));
+        }
+        5 => {
+            // The same value, written with a JSON escape: valid, decoded alike.
+            if let Some(Value::String(s)) = m.get(&key)
+                && let Some(first) = s.chars().next().filter(char::is_ascii_alphanumeric)
+            {
+                let text = Value::Object(m.clone()).to_string();
+                let plain = serde_json::to_string(s).unwrap();
+                let escaped = format!("\"\\u{:04x}{}", first as u32, &plain[2..]);
+                return text.replacen(&format!(":{plain}"), &format!(":{escaped}"), 1);
+            }
+        }
+        6 => {
+            // A duplicate key: the last one counts.
+            let text = Value::Object(m.clone()).to_string();
+            return format!("{{\"{key}\":17,{}", &text[1..]);
+        }
+        _ => return Value::Array(m.values().cloned().collect()).to_string(),
+    }
+    Value::Object(m).to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `Event::from_json` (a fast path straight from the text, with the
+    /// `Value` path as fallback) decodes exactly what `Event::from_value`
+    /// of the parsed text decodes, and rejects exactly what it rejects,
+    /// whatever is wrong with the record.
+    #[test]
+    fn fast_decoder_agrees_with_value_decoder(seed in any::<u64>()) {
+        let mut rng = Rng(seed);
+        for sample in &sample_events() {
+            let mut value = sample.to_value();
+            mutate(&mut rng, &mut value, &mut Vec::new());
+            for text in [value.to_string(), broken_text(&mut rng, &value)] {
+                let fast = Event::from_json(&text);
+                let slow = serde_json::from_str::<Value>(&text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| Event::from_value(v).map_err(|e| e.to_string()));
+                match (&fast, &slow) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b, "{}", text),
+                    (Err(_), Err(_)) => {}
+                    _ => prop_assert!(false, "fast {:?} but value path {:?} for {}", fast, slow, text),
+                }
+            }
+        }
+    }
+}

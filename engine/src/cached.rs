@@ -1,23 +1,36 @@
-//! [`CachedView`]: a view computed at most once per session. The views over
-//! the one wide `events` table are each referenced many times by one KPI
-//! (`orders` joins to itself; every view of `orders` scans `events` a dozen
-//! times), so each session computes a view on its first scan and serves
-//! later scans from memory. Sessions are short-lived (one KPI, one query, or
-//! one report run), so the cache never outlives the lake version it read.
+//! [`CachedView`]: a view computed at most once per session, for the columns
+//! the session's queries read. The views over the one wide `events` table are
+//! each referenced many times by one KPI (`orders` joins to itself; every
+//! view of `orders` scans `events` a dozen times), so each session computes a
+//! view on its first scan and serves later scans from memory. Sessions are
+//! short-lived (one KPI, one query, or one report run), or share a view set
+//! only for one lake version, so the cache never outlives the lake version it
+//! read.
+//!
+//! **Columns.** A view is computed for the columns its readers need, not all
+//! of them: a KPI that reads `orders` for `order_id` and `site_id` does not
+//! pay for the business-time SLA arithmetic of the other columns (DataFusion
+//! prunes the unused expressions of the view's plan). Before a query runs,
+//! [`declare_needs`] walks its optimised plan and tells every view it scans
+//! which columns that scan reads; the view computes the union on its first
+//! scan. A later scan that needs a column not computed yet (another query of
+//! a reused view set) recomputes the view for the union of everything asked
+//! so far, so a long-lived set converges to the columns its readers use.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{MemTable, Session, TableProvider};
-use datafusion::common::Result as DfResult;
-use datafusion::datasource::TableType;
-use datafusion::logical_expr::Expr;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, Result as DfResult};
+use datafusion::datasource::{TableType, source_as_provider};
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::DataFrame;
-use tokio::sync::OnceCell;
 
 /// A view whose result is computed on the first scan and kept for the session.
 #[derive(Debug)]
@@ -26,7 +39,10 @@ pub(crate) struct CachedView {
     df: DataFrame,
     schema: SchemaRef,
     partitions: usize,
-    cell: OnceCell<Arc<MemTable>>,
+    /// Columns (indices into `schema`) declared by the queries planned so far.
+    wanted: Mutex<BTreeSet<usize>>,
+    /// The computed columns (sorted indices) and their table.
+    computed: tokio::sync::Mutex<Option<(Vec<usize>, Arc<MemTable>)>>,
 }
 
 impl CachedView {
@@ -36,36 +52,99 @@ impl CachedView {
         let fields: Vec<Field> =
             df.schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
         let schema = Arc::new(Schema::new(fields));
-        CachedView { name: name.to_string(), df, schema, partitions: partitions.max(1), cell: OnceCell::new() }
+        CachedView {
+            name: name.to_string(),
+            df,
+            schema,
+            partitions: partitions.max(1),
+            wanted: Mutex::new(BTreeSet::new()),
+            computed: tokio::sync::Mutex::new(None),
+        }
     }
 
-    /// The batch with this view's schema (columns cast where a type differs).
-    fn conform(&self, b: &RecordBatch) -> DfResult<RecordBatch> {
+    /// A query will read these columns (`None`: all of them).
+    fn want(&self, projection: Option<&[usize]>) {
+        let mut wanted = self.wanted.lock().unwrap_or_else(PoisonError::into_inner);
+        match projection {
+            Some(p) => wanted.extend(p.iter().copied()),
+            None => wanted.extend(0..self.schema.fields().len()),
+        }
+    }
+
+    /// The batch with the schema `schema` (columns cast where a type differs).
+    fn conform(schema: &SchemaRef, b: &RecordBatch) -> DfResult<RecordBatch> {
         let mut columns = Vec::with_capacity(b.num_columns());
-        for (c, f) in b.columns().iter().zip(self.schema.fields()) {
+        for (c, f) in b.columns().iter().zip(schema.fields()) {
             columns.push(if c.data_type() == f.data_type() { c.clone() } else { cast(c, f.data_type())? });
         }
         let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-        Ok(RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?)
+        Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
     }
 
-    async fn table(&self) -> DfResult<Arc<MemTable>> {
-        self.cell
-            .get_or_try_init(|| async {
-                let started = std::time::Instant::now();
-                let batches = self.df.clone().collect().await?;
-                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                tracing::debug!(view = %self.name, rows, ms = started.elapsed().as_millis() as u64, "view computed");
-                // Spread the batches over partitions so later scans run in parallel.
-                let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.partitions];
-                for (i, b) in batches.into_iter().enumerate() {
-                    parts[i % self.partitions].push(self.conform(&b)?);
-                }
-                Ok(Arc::new(MemTable::try_new(self.schema.clone(), parts)?))
+    /// A table holding at least the columns `need`, with its column list.
+    async fn table_for(&self, need: &[usize]) -> DfResult<(Vec<usize>, Arc<MemTable>)> {
+        let mut computed = self.computed.lock().await;
+        if let Some((cols, table)) = computed.as_ref()
+            && need.iter().all(|c| cols.binary_search(c).is_ok())
+        {
+            return Ok((cols.clone(), table.clone()));
+        }
+        let mut cols: BTreeSet<usize> = need.iter().copied().collect();
+        cols.extend(self.wanted.lock().unwrap_or_else(PoisonError::into_inner).iter().copied());
+        if let Some((before, _)) = computed.as_ref() {
+            cols.extend(before.iter().copied());
+        }
+        if cols.is_empty() {
+            // A scan for the row count alone (`count(*)`) still needs one column.
+            cols.insert(0);
+        }
+        let cols: Vec<usize> = cols.into_iter().collect();
+        let started = std::time::Instant::now();
+        let exprs: Vec<Expr> = cols
+            .iter()
+            .map(|&i| {
+                let (qualifier, field) = self.df.schema().qualified_field(i);
+                Expr::Column(Column::new(qualifier.cloned(), field.name()))
             })
-            .await
-            .cloned()
+            .collect();
+        let df = self.df.clone().select(exprs)?;
+        declare_needs(&df.clone().into_optimized_plan()?)?;
+        let batches = df.collect().await?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        tracing::debug!(
+            view = %self.name,
+            rows,
+            columns = cols.len(),
+            of = self.schema.fields().len(),
+            ms = started.elapsed().as_millis() as u64,
+            "view computed"
+        );
+        let schema = Arc::new(self.schema.project(&cols)?);
+        // Spread the batches over partitions so later scans run in parallel.
+        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.partitions];
+        for (i, b) in batches.into_iter().enumerate() {
+            parts[i % self.partitions].push(CachedView::conform(&schema, &b)?);
+        }
+        let table = Arc::new(MemTable::try_new(schema, parts)?);
+        *computed = Some((cols.clone(), table.clone()));
+        Ok((cols, table))
     }
+}
+
+/// Tell every [`CachedView`] that `plan` scans which columns it reads, so
+/// each view is computed once, for all of them. Call on the optimised plan
+/// (projections pushed into the scans) before executing it.
+pub(crate) fn declare_needs(plan: &LogicalPlan) -> DfResult<()> {
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+            && let Some(view) = provider.downcast_ref::<CachedView>()
+        {
+            view.want(scan.projection.as_deref());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(())
 }
 
 #[async_trait]
@@ -85,6 +164,13 @@ impl TableProvider for CachedView {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.table().await?.scan(state, projection, filters, limit).await
+        let need: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let (cols, table) = self.table_for(&need).await?;
+        // The requested columns, as positions in the computed table.
+        let mapped: Vec<usize> = need.iter().filter_map(|c| cols.binary_search(c).ok()).collect();
+        table.scan(state, Some(&mapped), filters, limit).await
     }
 }

@@ -53,6 +53,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The message with every cause after it (`a: b: c`), for logs.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            src = s.source();
+        }
+        out
+    }
+
     pub(crate) fn query(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Error {
         let context = context.into();
         move |source| Error::Query { context, source }

@@ -116,7 +116,15 @@ pub async fn plan_kpi(ctx: &SessionContext, def: &KpiDef, request: &KpiRequest) 
     let sql = def.render(&request.by)?;
     let context = format!("KPI `{}`", def.name);
     let df = ctx.sql_with_options(&sql, read_only()).await.map_err(Error::query(context.clone()))?;
-    df.with_param_values(params).map_err(Error::query(context))
+    let df = df.with_param_values(params).map_err(Error::query(context.clone()))?;
+    declare_view_needs(&df).map_err(Error::query(context))?;
+    Ok(df)
+}
+
+/// Tell the session's views which of their columns `df` reads (see
+/// [`crate::cached`]), so each is computed once and only for those.
+fn declare_view_needs(df: &DataFrame) -> datafusion::error::Result<()> {
+    crate::cached::declare_needs(&df.clone().into_optimized_plan()?)
 }
 
 /// Run read-only SQL for `caller` in a session as of `session.as_of`.
@@ -134,6 +142,7 @@ pub async fn run_sql(
         let ctx: SessionContext = engine.session(caller, session).await?;
         let df = ctx.sql_with_options(sql, read_only()).await.map_err(refusal)?;
         let df = df.limit(0, Some(limits.max_rows)).map_err(Error::query("limiting rows"))?;
+        declare_view_needs(&df).map_err(Error::query("planning SQL"))?;
         df.execute_stream().await.map_err(Error::query("running SQL"))
     };
     let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;

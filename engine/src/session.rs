@@ -235,6 +235,13 @@ impl Engine {
         Ok(table)
     }
 
+    /// The kept latest `events` table when it stands at version `v` (the KPI
+    /// cache pins its computations to the version it saw: no log replay then).
+    async fn kept_at(&self, v: u64) -> Option<DeltaTable> {
+        let kept = self.latest.lock().await;
+        kept.as_ref().filter(|t| t.version().and_then(|x| u64::try_from(x).ok()) == Some(v)).cloned()
+    }
+
     async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
         let lake = |source| Error::Lake { table: name.to_string(), source };
         let path = self.table_path(name);
@@ -287,6 +294,10 @@ impl Engine {
 
         let events = match options.as_of {
             AsOf::Latest => self.latest_events().await?,
+            AsOf::Version(v) => match self.kept_at(v).await {
+                Some(table) => table,
+                None => self.load_table(EVENTS_TABLE, options.as_of).await?,
+            },
             as_of => self.load_table(EVENTS_TABLE, as_of).await?,
         };
         let now = match (options.now, options.as_of) {

@@ -4,26 +4,13 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::*;
 use fieldhouse_engine::{Caller, Engine, KpiRequest, Role, collect, run_kpi};
 use serde_json::Value;
 
 /// One lake for all tests of this file (read-only).
 fn lake() -> &'static std::path::Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        std::thread::spawn(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(fieldhouse_engine::testing::write_events(dir.path(), &october().events)).unwrap();
-            dir
-        })
-        .join()
-        .unwrap()
-    })
-    .path()
+    october_lake()
 }
 
 fn engine() -> Engine {
@@ -262,6 +249,13 @@ async fn receivables_and_dso_by_hand() {
     assert_eq!(num(&rows[0], "receivables_cents"), 27_000.0);
     assert_eq!(num(&rows[0], "credit_sales_cents"), 56_000.0);
     assert_eq!(num(&rows[0], "dso_days"), 9.64);
+
+    // Without a period: the 90 days up to and including the date of NOW (10-20): [07-23, 10-21). The same
+    // receivables and sales (every invoice is from October) over 90 days → 27000 / 56000 × 90 = 43.39.
+    let rows = kpi(KpiRequest::new("dso")).await;
+    assert_eq!(num(&rows[0], "days"), 90.0);
+    assert_eq!(num(&rows[0], "credit_sales_cents"), 56_000.0);
+    assert_eq!(num(&rows[0], "dso_days"), 43.39);
 }
 
 #[tokio::test]

@@ -14,6 +14,10 @@ use fieldhouse_domain::samples::sample_events;
 use fieldhouse_ingest::{Format, IngestOptions, Ingestor, Lake};
 use uuid::Uuid;
 
+/// The same allocator as the `fieldhouse` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
+use deltalake::DeltaTable;
 use fieldhouse_domain::arrow_schema::to_record_batch;
 use fieldhouse_domain::event::Event;
 use tracing::info;
@@ -155,7 +156,15 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Ingest a stream (a file) in chunks; each chunk is committed before the next is read.
+    /// Ingest a stream (a file) in chunks, each chunk one commit.
+    ///
+    /// Pipelined: while one chunk is being encoded as Parquet and committed
+    /// (a background task), the next one is read and validated. Chunks are
+    /// still committed one at a time and in order, and a chunk's duplicates
+    /// are checked against the lake after the commit before it, so the
+    /// outcome is the same as committing them one after the other. At most
+    /// two chunks are in memory at once (memory is bounded by `flush_rows` /
+    /// `flush_bytes`, not by the input's size).
     pub async fn ingest_reader<R: BufRead>(
         &mut self,
         format: Format,
@@ -165,27 +174,55 @@ impl Ingestor {
     ) -> Result<BatchReport> {
         let mut reader = RecordReader::new(format, input)?;
         let mut report = BatchReport { batch_id: batch_id.to_string(), ..BatchReport::default() };
+        let mut table: Option<DeltaTable> = None;
+        let mut inflight: Option<(Pending, Commit)> = None;
         loop {
-            let started = Instant::now();
-            let mut chunk = Vec::new();
-            let mut bytes = 0usize;
-            while chunk.len() < self.options.flush_rows
-                && bytes < self.options.flush_bytes
-                && started.elapsed() < self.options.flush_age
-            {
-                let mut more = reader.next_chunk(1024.min(self.options.flush_rows - chunk.len()))?;
-                if more.is_empty() {
-                    break;
-                }
-                bytes += more.iter().map(|r| r.raw.len()).sum::<usize>();
-                chunk.append(&mut more);
+            let records = self.read_chunk(&mut reader)?;
+            let now = Utc::now();
+            let validated = if records.is_empty() { Vec::new() } else { self.validate_parallel(records, now) };
+            if let Some((pending, commit)) = inflight.take() {
+                table = Some(self.finish(pending, commit, &mut report).await?);
             }
-            if chunk.is_empty() {
+            if validated.is_empty() {
                 break;
             }
-            self.ingest_chunk(chunk, batch_id, source, &mut report).await?;
+            let current = self.refresh(table.take()).await?;
+            let mut pending = self.classify(validated, &current, batch_id, source, now).await?;
+            let commit = self.start_commit(current, &mut pending);
+            inflight = Some((pending, commit));
         }
         Ok(report)
+    }
+
+    /// The next chunk: up to `flush_rows` records or `flush_bytes` bytes, or
+    /// what arrived within `flush_age`.
+    fn read_chunk<R: BufRead>(&self, reader: &mut RecordReader<R>) -> Result<Vec<RawRecord>> {
+        let started = Instant::now();
+        let mut chunk = Vec::new();
+        let mut bytes = 0usize;
+        while chunk.len() < self.options.flush_rows
+            && bytes < self.options.flush_bytes
+            && started.elapsed() < self.options.flush_age
+        {
+            let mut more = reader.next_chunk(1024.min(self.options.flush_rows - chunk.len()))?;
+            if more.is_empty() {
+                break;
+            }
+            bytes += more.iter().map(|r| r.raw.len()).sum::<usize>();
+            chunk.append(&mut more);
+        }
+        Ok(chunk)
+    }
+
+    /// The `events` table at its latest version: `table` brought up to date
+    /// (another writer may have committed), or loaded.
+    async fn refresh(&self, table: Option<DeltaTable>) -> Result<DeltaTable> {
+        if let Some(mut t) = table
+            && t.update_incremental(None).await.is_ok()
+        {
+            return Ok(t);
+        }
+        self.lake.load(EVENTS).await
     }
 
     fn validate_parallel(&self, records: Vec<RawRecord>, now: DateTime<Utc>) -> Vec<Validated> {
@@ -204,24 +241,6 @@ impl Ingestor {
         })
     }
 
-    fn build_batches(&self, events: Vec<Event>) -> Result<Vec<RecordBatch>> {
-        let threads = self.options.threads.max(1);
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        if threads == 1 || events.len() < 4096 {
-            return Ok(vec![to_record_batch(&events)?]);
-        }
-        let parts = split(events, threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts.iter().map(|part| s.spawn(move || to_record_batch(part))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().map_err(|_| Error::Task("batch builder panicked".into()))?.map_err(Error::from))
-                .collect()
-        })
-    }
-
     async fn ingest_chunk(
         &mut self,
         records: Vec<RawRecord>,
@@ -232,7 +251,23 @@ impl Ingestor {
         let now = Utc::now();
         let validated = self.validate_parallel(records, now);
         let table = self.lake.load(EVENTS).await?;
-        let version = version_of(&table);
+        let mut pending = self.classify(validated, &table, batch_id, source, now).await?;
+        let commit = self.start_commit(table, &mut pending);
+        self.finish(pending, commit, report).await?;
+        Ok(())
+    }
+
+    /// Sort validated records into accepted, duplicates and rejected, against
+    /// the lake at `table`'s version and earlier records of the chunk.
+    async fn classify(
+        &mut self,
+        validated: Vec<Validated>,
+        table: &DeltaTable,
+        batch_id: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Pending> {
+        let version = version_of(table);
         if self.cache.version != version || self.cache.ids > self.options.dedupe_cache_ids {
             self.cache = DedupeCache { version, ..DedupeCache::default() };
         }
@@ -245,67 +280,96 @@ impl Ingestor {
         missing.sort_unstable();
         missing.dedup();
         if !missing.is_empty() {
-            for (d, ids) in self.lake.ids_on_dates(&table, &missing).await? {
+            for (d, ids) in self.lake.ids_on_dates(table, &missing).await? {
                 self.cache.ids += ids.len();
                 self.cache.by_date.insert(d, ids);
             }
         }
 
-        let mut outcomes = Vec::with_capacity(if self.options.keep_records { validated.len() } else { 0 });
-        let mut accepted: Vec<Event> = Vec::new();
-        let mut accepted_keys: Vec<(i32, u128)> = Vec::new();
-        let mut rejected: Vec<Rejected> = Vec::new();
+        let mut p = Pending {
+            version,
+            outcomes: Vec::with_capacity(if self.options.keep_records { validated.len() } else { 0 }),
+            ..Pending::default()
+        };
         let mut seen: HashSet<(i32, u128)> = HashSet::new();
-        let (mut n_acc, mut n_dup, mut n_rej) = (0u64, 0u64, 0u64);
         for (index, raw, result) in validated {
             let outcome = match result {
                 Ok(event) => {
                     let key = (days_since_epoch(&event.occurred_at), event.event_id.as_u128());
-                    let id = event.event_id.to_string();
+                    let id = || event.event_id.to_string();
                     let in_lake = self.cache.by_date.get(&key.0).is_some_and(|s| s.contains(&key.1));
                     if in_lake || !seen.insert(key) {
-                        n_dup += 1;
-                        Outcome::Duplicate { event_id: id }
+                        p.duplicates += 1;
+                        self.options.keep_records.then(|| Outcome::Duplicate { event_id: id() })
                     } else {
-                        n_acc += 1;
-                        accepted.push(event);
-                        accepted_keys.push(key);
-                        Outcome::Accepted { event_id: id }
+                        let outcome = self.options.keep_records.then(|| Outcome::Accepted { event_id: id() });
+                        p.accepted.push(event);
+                        p.accepted_keys.push(key);
+                        outcome
                     }
                 }
                 Err(r) => {
-                    n_rej += 1;
-                    rejected.push(Rejected {
+                    let outcome = self.options.keep_records.then(|| Outcome::Rejected {
+                        field: r.field.clone(),
+                        reason: r.reason.clone(),
+                        event_id: r.event_id.clone(),
+                    });
+                    p.rejected.push(Rejected {
                         batch_id: batch_id.to_string(),
                         source: source.to_string(),
                         record_index: i64::try_from(index).unwrap_or(i64::MAX),
-                        event_id: r.event_id.clone(),
-                        field: r.field.clone(),
-                        reason: r.reason.clone(),
+                        event_id: r.event_id,
+                        field: r.field,
+                        reason: r.reason,
                         raw,
                         received_at: now,
                     });
-                    Outcome::Rejected { field: r.field, reason: r.reason, event_id: r.event_id }
+                    outcome
                 }
             };
-            if self.options.keep_records {
-                outcomes.push(RecordOutcome { index, outcome });
+            if let Some(outcome) = outcome {
+                p.outcomes.push(RecordOutcome { index, outcome });
             }
         }
+        p.n_accepted = p.accepted.len() as u64;
+        p.n_rejected = p.rejected.len() as u64;
+        Ok(p)
+    }
 
-        self.lake.append_rejected(&rejected).await?;
-        let mut new_version = version;
-        if !accepted.is_empty() {
-            let batches = self.build_batches(accepted)?;
+    /// Start committing a chunk: the dead letters, then the accepted events
+    /// (Arrow batches built on the blocking pool, then one Delta commit), in
+    /// a task of their own. The chunk's events move into the task.
+    fn start_commit(&self, table: DeltaTable, pending: &mut Pending) -> Commit {
+        let lake = self.lake.clone();
+        let rejected = std::mem::take(&mut pending.rejected);
+        let events = std::mem::take(&mut pending.accepted);
+        let threads = self.options.threads.max(1);
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            lake.append_rejected(&rejected).await?;
+            drop(rejected);
+            if events.is_empty() {
+                return Ok(table);
+            }
+            let batches = tokio::task::spawn_blocking(move || build_batches(events, threads))
+                .await
+                .map_err(|e| Error::Task(format!("batch builder: {e}")))??;
             let started = Instant::now();
             let table = Lake::append(table, EVENTS, batches, None).await?;
-            self.metrics.commit(started.elapsed());
-            new_version = version_of(&table);
-        }
-        // Keep the cache only if the commit was ours alone (version + 1).
-        if new_version == version.map(|v| v + 1) || (n_acc == 0 && new_version == version) {
+            metrics.commit(started.elapsed());
+            Ok(table)
+        })
+    }
+
+    /// Wait for a chunk's commit, then account for it: the duplicate cache
+    /// (kept only if the commit was ours alone), metrics and the report.
+    async fn finish(&mut self, p: Pending, commit: Commit, report: &mut BatchReport) -> Result<DeltaTable> {
+        let table = commit.await.map_err(|e| Error::Task(format!("commit task: {e}")))??;
+        let new_version = version_of(&table);
+        let (n_acc, n_dup, n_rej) = (p.n_accepted, p.duplicates, p.n_rejected);
+        if new_version == p.version.map(|v| v + 1) || (n_acc == 0 && new_version == p.version) {
             self.cache.version = new_version;
-            for (d, id) in accepted_keys {
+            for (d, id) in p.accepted_keys {
                 if let Some(set) = self.cache.by_date.get_mut(&d) {
                     set.insert(id);
                     self.cache.ids += 1;
@@ -316,7 +380,7 @@ impl Ingestor {
         }
         self.metrics.add_outcomes(n_acc, n_dup, n_rej);
         info!(
-            batch_id,
+            batch_id = report.batch_id.as_str(),
             accepted = n_acc,
             duplicates = n_dup,
             rejected = n_rej,
@@ -328,9 +392,42 @@ impl Ingestor {
         report.duplicates += n_dup;
         report.rejected += n_rej;
         report.lake_version = new_version;
-        report.outcomes.extend(outcomes);
-        Ok(())
+        report.outcomes.extend(p.outcomes);
+        Ok(table)
     }
+}
+
+type Commit = tokio::task::JoinHandle<Result<DeltaTable>>;
+
+/// A classified chunk, between its classification and the end of its commit.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The table version the chunk was checked against.
+    version: Option<i64>,
+    accepted: Vec<Event>,
+    accepted_keys: Vec<(i32, u128)>,
+    rejected: Vec<Rejected>,
+    outcomes: Vec<RecordOutcome>,
+    n_accepted: u64,
+    duplicates: u64,
+    n_rejected: u64,
+}
+
+fn build_batches(events: Vec<Event>, threads: usize) -> Result<Vec<RecordBatch>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    if threads == 1 || events.len() < 4096 {
+        return Ok(vec![to_record_batch(&events)?]);
+    }
+    let parts = split(events, threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts.iter().map(|part| s.spawn(move || to_record_batch(part))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| Error::Task("batch builder panicked".into()))?.map_err(Error::from))
+            .collect()
+    })
 }
 
 /// Split `v` into at most `n` owned parts of near-equal size, in order.

@@ -157,6 +157,13 @@ fn validate_kind(
     let value = match kind {
         RawKind::Invalid { field, reason } => return Err(Rejection { field, reason, event_id: None }),
         RawKind::Text => {
+            if let Ok(mut event) = Event::from_json(raw)
+                && check_times(&mut event, limits, now).is_ok()
+            {
+                return Ok(event);
+            }
+            // Rejected: the `Value` path gives the precise reason, with the
+            // record's id as written.
             serde_json::from_str::<Value>(raw).map_err(|e| reject(None, format!("malformed JSON: {e}")))?
         }
         RawKind::Value(v) => v,
@@ -267,6 +274,8 @@ fn csv_event(
 pub struct RecordReader<R: BufRead> {
     inner: Inner<R>,
     next_index: u64,
+    /// Scratch buffer for NDJSON lines.
+    line: Vec<u8>,
 }
 
 enum Inner<R: BufRead> {
@@ -323,7 +332,7 @@ impl<R: BufRead> RecordReader<R> {
                 Inner::Csv { reader, header: Arc::new(header) }
             }
         };
-        Ok(RecordReader { inner, next_index: 0 })
+        Ok(RecordReader { inner, next_index: 0, line: Vec::with_capacity(4096) })
     }
 
     /// Up to `max` further records; empty at the end.
@@ -340,11 +349,11 @@ impl<R: BufRead> RecordReader<R> {
         let index = self.next_index;
         let rec = match &mut self.inner {
             Inner::Ndjson(r) => {
-                let mut buf = Vec::new();
+                let buf = &mut self.line;
                 loop {
                     buf.clear();
                     let n = r
-                        .read_until(b'\n', &mut buf)
+                        .read_until(b'\n', buf)
                         .map_err(|e| Error::MalformedBody { format: "ndjson", message: e.to_string() })?;
                     if n == 0 {
                         return Ok(None);
@@ -356,7 +365,8 @@ impl<R: BufRead> RecordReader<R> {
                 while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     buf.pop();
                 }
-                match String::from_utf8(buf) {
+                // One allocation of the exact size per record (the scratch line is reused).
+                match String::from_utf8(buf.clone()) {
                     Ok(raw) => RawRecord { index, raw, kind: RawKind::Text },
                     Err(e) => {
                         let raw = String::from_utf8_lossy(e.as_bytes()).into_owned();

@@ -7,6 +7,10 @@
 //! (the HTTP path: the full API in-process on 127.0.0.1, auth on, over
 //! `DATA_DIR/ops.db`), or an `http://host:port` URL of a running
 //! `fieldhouse serve` (token from `FIELDHOUSE_TOKEN`). `--months N` bounds the run.
+//! `--ndjson FILE` (memory backend only) writes the in-memory core's outbox,
+//! in order, as NDJSON: a quick way to a big lake for benchmarks
+//! (`bench_ingest ingest FILE LAKE_DIR`) without the hours the SQLite core
+//! takes for the `large` preset.
 
 use std::time::Instant;
 
@@ -18,10 +22,13 @@ use common::{BoxError, LocalServer};
 fn main() -> Result<(), BoxError> {
     let mut positional = Vec::new();
     let mut months = None;
+    let mut ndjson: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--months" {
             months = Some(args.next().ok_or("--months N")?.parse::<u32>()?);
+        } else if a == "--ndjson" {
+            ndjson = Some(args.next().ok_or("--ndjson FILE")?.into());
         } else {
             positional.push(a);
         }
@@ -33,12 +40,26 @@ fn main() -> Result<(), BoxError> {
     if let Some(m) = months {
         cfg.months = m;
     }
+    if ndjson.is_some() && backend != "memory" {
+        return Err("--ndjson needs the memory backend".into());
+    }
     let started;
     let summary = match backend.as_str() {
         "memory" => {
             started = Instant::now();
             let mut core = fieldhouse_sim::memory::MemoryCore::new();
-            fieldhouse_sim::simulate_with(&mut core, &cfg, None)?
+            let summary = fieldhouse_sim::simulate_with(&mut core, &cfg, None)?;
+            if let Some(path) = &ndjson {
+                use std::io::Write;
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+                for e in core.events() {
+                    out.write_all(e.to_json().as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+                out.flush()?;
+                eprintln!("wrote {} events to {}", core.events().len(), path.display());
+            }
+            summary
         }
         "ops" => {
             started = Instant::now();

@@ -11,7 +11,8 @@
 -- audience: admin, manager, finance
 -- notes: Completion → invoice uses instants (issue event time − completion), in days with decimals; only
 --   invoices tied to a completed order. Invoice → payment uses dates (full-payment date − issue date) and counts
---   only invoices settled by now; credit notes count towards settlement.
+--   only invoices settled by now; credit notes count towards settlement. Medians of an even count are the
+--   mean of the middle two (days as decimals, not truncated to whole days).
 WITH settle AS (
     SELECT invoice_id, min(on_date) AS settled_on FROM (
         SELECT i.invoice_id, m.on_date,
@@ -42,7 +43,7 @@ SELECT {{dims}}
        round(median(completion_to_invoice_days), 2) AS completion_to_invoice_median_days,
        count(invoice_to_payment_days) AS invoices_settled,
        round(avg(invoice_to_payment_days), 2) AS invoice_to_payment_mean_days,
-       round(median(invoice_to_payment_days), 2) AS invoice_to_payment_median_days
+       round(median(CAST(invoice_to_payment_days AS DOUBLE)), 2) AS invoice_to_payment_median_days
 FROM r
 WHERE period_at >= $from AND period_at < $to
   AND ($region IS NULL OR region = $region)

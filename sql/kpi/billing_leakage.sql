@@ -12,23 +12,29 @@
 --   with work minutes or parts logged, and no invoice naming the order. `parts_not_invoiced`: the order has
 --   invoices, and for some part the quantity consumed exceeds the quantity on its part lines; the row gives the
 --   part and the missing quantity valued at list price. Orders fully covered by contract still count: the lines
---   of a covered order carry the discount, not nothing.
+--   of a covered order carry the discount, not nothing. `value_cents` is always parts at list price (for
+--   `no_invoice`: every part consumed on the order), so the two kinds add up; labour is not valued (see
+--   `work_minutes`). Billed quantities are `quantity_milli` / 1000 with decimals (a line for 1.5 units bills 1.5).
 WITH invoiced AS (
     SELECT DISTINCT order_id FROM invoices WHERE order_id IS NOT NULL
+), parts_list AS (
+    SELECT order_id, sum(list_value_cents) AS list_value_cents FROM part_consumption GROUP BY order_id
 ), no_invoice AS (
     SELECT o.order_id, 'no_invoice' AS problem, CAST(NULL AS VARCHAR) AS part_id,
-           CAST(NULL AS BIGINT) AS missing_quantity,
-           o.parts_cost_cents AS value_cents, o.work_minutes, o.resolution_stopped_at AS completed_at,
-           o.region, o.customer_id, o.agent_id
+           CAST(NULL AS DOUBLE) AS missing_quantity,
+           CAST(coalesce(pl.list_value_cents, 0) AS DOUBLE) AS value_cents, o.work_minutes,
+           o.resolution_stopped_at AS completed_at, o.region, o.customer_id, o.agent_id
     FROM orders o LEFT JOIN invoiced i ON o.order_id = i.order_id
+    LEFT JOIN parts_list pl ON o.order_id = pl.order_id
     WHERE i.order_id IS NULL AND o.status IN ('completed', 'closed')
       AND (o.work_minutes > 0 OR o.parts_quantity > 0)
       AND to_unixtime(fh_now()) - to_unixtime(o.resolution_stopped_at) >= $after_days * 86400
 ), consumed AS (
-    SELECT order_id, part_id, sum(quantity) AS quantity, max(list_value_cents / quantity) AS unit_price_cents
+    SELECT order_id, part_id, CAST(sum(quantity) AS DOUBLE) AS quantity,
+           max(CAST(list_value_cents AS DOUBLE) / quantity) AS unit_price_cents
     FROM part_consumption GROUP BY order_id, part_id
 ), billed AS (
-    SELECT order_id, part_id, sum(quantity_milli) / 1000 AS quantity
+    SELECT order_id, part_id, CAST(sum(quantity_milli) AS DOUBLE) / 1000.0 AS quantity
     FROM invoice_lines WHERE kind = 'part' AND part_id IS NOT NULL GROUP BY order_id, part_id
 ), parts_missing AS (
     SELECT o.order_id, 'parts_not_invoiced' AS problem, c.part_id,

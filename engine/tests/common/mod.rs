@@ -691,3 +691,20 @@ pub fn extra_order(w: &mut World) {
         VisitOutcome::Fixed,
     );
 }
+
+/// The October world written once per test binary into a Delta lake under a
+/// temporary directory (read-only for the tests).
+pub fn october_lake() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::thread::spawn(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(fieldhouse_engine::testing::write_events(dir.path(), &october().events)).unwrap();
+            dir
+        })
+        .join()
+        .unwrap()
+    })
+    .path()
+}
