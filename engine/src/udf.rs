@@ -367,6 +367,52 @@ impl JsonUdf {
     }
 }
 
+/// The value of `key` in the JSON object `json` (the last one if repeated),
+/// read without building the whole object: other values are skipped. `None`
+/// when the key is absent or `json` is not a JSON object.
+fn top_level_value(json: &str, key: &str) -> Option<Value> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct IsKey<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for IsKey<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl Visitor<'_> for IsKey<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object key")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+    struct Find<'k>(&'k str);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+            let mut found = None;
+            while let Some(hit) = map.next_key_seed(IsKey(self.0))? {
+                if hit {
+                    found = Some(map.next_value::<Value>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let found = (&mut de).deserialize_map(Find(key)).ok()?;
+    de.end().ok()?;
+    found
+}
+
 fn value_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
@@ -399,7 +445,12 @@ impl ScalarUDFImpl for JsonUdf {
         if arg_types.len() != 2 {
             return plan_err!("{}(json, key) takes 2 arguments, got {}", self.name(), arg_types.len());
         }
-        Ok(vec![DataType::Utf8, DataType::Utf8])
+        // Any string type as it is: a cast to Utf8 would copy every payload of the batch.
+        let text = match &arg_types[0] {
+            t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => t.clone(),
+            _ => DataType::Utf8,
+        };
+        Ok(vec![text, DataType::Utf8])
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
@@ -409,21 +460,34 @@ impl ScalarUDFImpl for JsonUdf {
             _ => None,
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let json = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-        let json = json.as_string::<i32>();
-        let keys = arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
-        let keys = keys.as_string::<i32>();
-        let lookup = |i: usize| -> Option<Value> {
+        let json = &arrays[0];
+        let owned;
+        let json = match json.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => json,
+            _ => {
+                owned = arrow::compute::cast(json, &DataType::Utf8)?;
+                &owned
+            }
+        };
+        let text = |i: usize| -> Option<&str> {
             if json.is_null(i) {
                 return None;
             }
+            Some(match json.data_type() {
+                DataType::Utf8View => json.as_string_view().value(i),
+                DataType::LargeUtf8 => json.as_string::<i64>().value(i),
+                _ => json.as_string::<i32>().value(i),
+            })
+        };
+        let keys = arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
+        let keys = keys.as_string::<i32>();
+        let lookup = |i: usize| -> Option<Value> {
             let key = match &key_scalar {
                 Some(k) => k.as_deref()?,
                 None if keys.is_null(i) => return None,
                 None => keys.value(i),
             };
-            let mut v: Value = serde_json::from_str(json.value(i)).ok()?;
-            v.get_mut(key).map(Value::take)
+            top_level_value(text(i)?, key)
         };
         let out: ArrayRef = match self.kind {
             JsonKind::Str => {
@@ -607,5 +671,15 @@ mod tests {
         assert_eq!(one(&format!("SELECT array_length(json_array({j}, 'l'))")).await, "2");
         assert_eq!(one(&format!("SELECT json_array({j}, 'l')[1]")).await, r#"{"k":1}"#);
         assert_eq!(one("SELECT json_str('not json', 'a')").await, "NULL");
+        // Read without building the object, with the same answers as a full parse: the last of
+        // repeated keys, escaped keys, nothing from a non-object or from text with garbage after it.
+        assert_eq!(one(r#"SELECT json_int('{"a":1,"b":{"a":5},"a":2}', 'a')"#).await, "2");
+        assert_eq!(one(r#"SELECT json_str('{"\u0061":"y"}', 'a')"#).await, "y");
+        assert_eq!(one(r#"SELECT json_str('["a"]', 'a')"#).await, "NULL");
+        assert_eq!(one(r#"SELECT json_str('{"a":"x"} tail', 'a')"#).await, "NULL");
+        assert_eq!(one(r#"SELECT json_str('{"a":"x","b":[1,', 'a')"#).await, "NULL");
+        // String views (what Parquet reads give) are read as they are.
+        assert_eq!(one(&format!("SELECT json_str(arrow_cast({j}, 'Utf8View'), 'a')")).await, "x");
+        assert_eq!(one(&format!("SELECT json_int(arrow_cast({j}, 'LargeUtf8'), 'n')")).await, "42");
     }
 }

@@ -6,7 +6,10 @@
 //! path: `fieldhouse_ops::Ops` in-process into `DATA_DIR/ops.db`), `http`
 //! (the HTTP path: the full API in-process on 127.0.0.1, auth on, over
 //! `DATA_DIR/ops.db`), or an `http://host:port` URL of a running
-//! `fieldhouse serve` (token from `FIELDHOUSE_TOKEN`). `--months N` bounds the run.
+//! `fieldhouse serve` (token from `FIELDHOUSE_TOKEN`). `--months N` bounds the run;
+//! `--start YYYY-MM-DD` moves its first day (default 2026-01-01; ingest rejects
+//! events more than a day ahead of the clock, so a lake of the whole `large`
+//! preset needs a start 24 months back).
 //! `--ndjson FILE` (memory backend only) writes the in-memory core's outbox,
 //! in order, as NDJSON: a quick way to a big lake for benchmarks
 //! (`bench_ingest ingest FILE LAKE_DIR`) without the hours the SQLite core
@@ -23,10 +26,14 @@ fn main() -> Result<(), BoxError> {
     let mut positional = Vec::new();
     let mut months = None;
     let mut ndjson: Option<std::path::PathBuf> = None;
+    let mut start = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--months" {
             months = Some(args.next().ok_or("--months N")?.parse::<u32>()?);
+        } else if a == "--start" {
+            let day = args.next().ok_or("--start YYYY-MM-DD")?;
+            start = Some(chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")?);
         } else if a == "--ndjson" {
             ndjson = Some(args.next().ok_or("--ndjson FILE")?.into());
         } else {
@@ -39,6 +46,9 @@ fn main() -> Result<(), BoxError> {
     let mut cfg = SimConfig::preset(size);
     if let Some(m) = months {
         cfg.months = m;
+    }
+    if let Some(d) = start {
+        cfg.start = d;
     }
     if ndjson.is_some() && backend != "memory" {
         return Err("--ndjson needs the memory backend".into());
