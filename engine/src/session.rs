@@ -239,7 +239,7 @@ impl Engine {
     /// cache pins its computations to the version it saw: no log replay then).
     async fn kept_at(&self, v: u64) -> Option<DeltaTable> {
         let kept = self.latest.lock().await;
-        kept.as_ref().filter(|t| t.version().and_then(|x| u64::try_from(x).ok()) == Some(v)).cloned()
+        kept.as_ref().filter(|t| t.version() == Some(v)).cloned()
     }
 
     async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
