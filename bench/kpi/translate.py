@@ -41,6 +41,8 @@ Dialect translation (token rewriting; strings, quoted names and comments are lef
   ``TRY_CAST(json_extract_string(..) AS BIGINT)``; ``json_bool`` -> a CASE on the JSON text
   ``true``/``false``; ``json_array(j, 'k')`` -> ``json_extract_string(j, '$."k"[*]')``.
 * ``named_struct('a', x, 'b', y)`` -> ``struct_pack("a" := x, "b" := y)``.
+* ``first_value(x ORDER BY ..)`` (the aggregate) -> ``first(x ORDER BY ..)``: DuckDB's
+  ``first_value`` is a window function only.
 * ``median(x)`` -> ``fh_median(x)``: DuckDB's median, truncated to a whole number when ``x``
   is an integer type: DataFusion's median of integers is an integer (the mean of the two middle values,
   truncated).
@@ -335,7 +337,17 @@ def split_args(toks: list[Tok]) -> list[list[Tok]]:
 PAUSES_TYPE = 'STRUCT("start" TIMESTAMPTZ, "end" TIMESTAMPTZ)[]'
 PAUSES_NULL = f"CAST(NULL AS {PAUSES_TYPE})"
 BUSINESS_FUNCS = {"business_seconds": 4, "sla_deadline": 4, "sla_state": 7}
-HANDLED = {"fh_now", "to_unixtime", "json_str", "json_int", "json_bool", "json_array", "named_struct", "median"}
+HANDLED = {
+    "fh_now",
+    "to_unixtime",
+    "json_str",
+    "json_int",
+    "json_bool",
+    "json_array",
+    "named_struct",
+    "median",
+    "first_value",
+}
 HANDLED |= set(BUSINESS_FUNCS)
 
 
@@ -413,6 +425,12 @@ class Translator:
                 return toks[j].text.strip('"').lower()
         return None
 
+    @staticmethod
+    def _is_window(toks: list[Tok], k: int) -> bool:
+        """Whether the call closed at ``toks[k]`` is a window call (``.. ) OVER (..``)."""
+        j = next_code(toks, k + 1)
+        return j < len(toks) and toks[j].text.lower() == "over"
+
     def _call(self, fname: str, raw_args: list[list[Tok]], toks: list[Tok], k: int, info: Translation) -> str | None:
         if fname not in HANDLED:
             return None
@@ -420,6 +438,9 @@ class Translator:
         n = len(args)
         if fname == "fh_now" and n == 0:
             return self.now
+        if fname == "first_value" and not self._is_window(toks, k):
+            # The ORDER BY list inside the call splits into several "arguments": join them again.
+            return "first(" + ", ".join(args) + ")"
         if fname == "to_unixtime" and n == 1:
             return f"(epoch_us({args[0]}) // 1000000)"
         if fname == "json_str" and n == 2:

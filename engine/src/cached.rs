@@ -28,9 +28,19 @@ use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, Result as DfResult};
 use datafusion::datasource::{TableType, source_as_provider};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::DataFrame;
+
+/// A computed view: its columns (sorted indices into the view's schema), its
+/// table, and the memory it holds, counted in the session's memory pool.
+#[derive(Debug)]
+struct Computed {
+    cols: Vec<usize>,
+    table: Arc<MemTable>,
+    _reservation: MemoryReservation,
+}
 
 /// A view whose result is computed on the first scan and kept for the session.
 #[derive(Debug)]
@@ -41,8 +51,9 @@ pub(crate) struct CachedView {
     partitions: usize,
     /// Columns (indices into `schema`) declared by the queries planned so far.
     wanted: Mutex<BTreeSet<usize>>,
-    /// The computed columns (sorted indices) and their table.
-    computed: tokio::sync::Mutex<Option<(Vec<usize>, Arc<MemTable>)>>,
+    /// The computed columns (sorted indices), their table, and the table's
+    /// share of the memory pool.
+    computed: tokio::sync::Mutex<Option<Computed>>,
 }
 
 impl CachedView {
@@ -82,17 +93,21 @@ impl CachedView {
     }
 
     /// A table holding at least the columns `need`, with its column list.
-    async fn table_for(&self, need: &[usize]) -> DfResult<(Vec<usize>, Arc<MemTable>)> {
+    ///
+    /// The table's memory is reserved in `pool` (not refusable: the table is
+    /// already there), so that the sorts, joins and aggregations that read it
+    /// spill sooner instead of the process outgrowing the pool.
+    async fn table_for(&self, need: &[usize], pool: &Arc<dyn MemoryPool>) -> DfResult<(Vec<usize>, Arc<MemTable>)> {
         let mut computed = self.computed.lock().await;
-        if let Some((cols, table)) = computed.as_ref()
-            && need.iter().all(|c| cols.binary_search(c).is_ok())
+        if let Some(c) = computed.as_ref()
+            && need.iter().all(|i| c.cols.binary_search(i).is_ok())
         {
-            return Ok((cols.clone(), table.clone()));
+            return Ok((c.cols.clone(), c.table.clone()));
         }
         let mut cols: BTreeSet<usize> = need.iter().copied().collect();
         cols.extend(self.wanted.lock().unwrap_or_else(PoisonError::into_inner).iter().copied());
-        if let Some((before, _)) = computed.as_ref() {
-            cols.extend(before.iter().copied());
+        if let Some(before) = computed.as_ref() {
+            cols.extend(before.cols.iter().copied());
         }
         if cols.is_empty() {
             // A scan for the row count alone (`count(*)`) still needs one column.
@@ -109,11 +124,28 @@ impl CachedView {
             .collect();
         let df = self.df.clone().select(exprs)?;
         declare_needs(&df.clone().into_optimized_plan()?)?;
-        let batches = df.collect().await?;
+        let task = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+        if tracing::enabled!(tracing::Level::TRACE) {
+            // The view's own plan with its metrics (EXPLAIN ANALYZE of a query
+            // shows a computed view as one table scan).
+            let shown =
+                datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
+            tracing::trace!(view = %self.name, "view plan with metrics:\n{shown}");
+        }
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        // The batches of one operator's output are often slices of shared
+        // buffers: count each slice's part, not each buffer once per slice.
+        let bytes: usize = batches
+            .iter()
+            .flat_map(|b| b.columns().iter())
+            .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+            .sum();
         tracing::debug!(
             view = %self.name,
             rows,
+            mib = bytes >> 20,
             columns = cols.len(),
             of = self.schema.fields().len(),
             ms = started.elapsed().as_millis() as u64,
@@ -126,7 +158,10 @@ impl CachedView {
             parts[i % self.partitions].push(CachedView::conform(&schema, &b)?);
         }
         let table = Arc::new(MemTable::try_new(schema, parts)?);
-        *computed = Some((cols.clone(), table.clone()));
+        // The table replaces any earlier one (whose reservation is freed with it).
+        let reservation = MemoryConsumer::new(format!("view {}", self.name)).register(pool);
+        reservation.grow(bytes);
+        *computed = Some(Computed { cols: cols.clone(), table: table.clone(), _reservation: reservation });
         Ok((cols, table))
     }
 }
@@ -168,7 +203,7 @@ impl TableProvider for CachedView {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let (cols, table) = self.table_for(&need).await?;
+        let (cols, table) = self.table_for(&need, &state.runtime_env().memory_pool).await?;
         // The requested columns, as positions in the computed table.
         let mapped: Vec<usize> = need.iter().filter_map(|c| cols.binary_search(c).ok()).collect();
         table.scan(state, Some(&mapped), filters, limit).await

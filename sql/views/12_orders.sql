@@ -36,43 +36,54 @@ WITH life AS (
                          'part_consumed')
     GROUP BY order_id
 ), opened AS (
-    SELECT order_id, order_type, channel, customer_id, site_id, equipment_id, product_id, calendar_id, fault_code
-    FROM (
-        SELECT order_id, code AS order_type, json_str(payload, 'channel') AS channel, customer_id, site_id,
-               equipment_id, product_id, calendar_id, fault_code,
-               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at, event_id) AS rn
-        FROM events WHERE event_type = 'order_opened'
-    ) x WHERE rn = 1
+    -- The latest/first event of a kind per order: first_value(.. ORDER BY ..) per group (a grouped
+    -- aggregation), not row_number() = 1 (a sort and a window over every order: 2-3x slower).
+    SELECT order_id,
+           first_value(code ORDER BY occurred_at, event_id) AS order_type,
+           first_value(json_str(payload, 'channel') ORDER BY occurred_at, event_id) AS channel,
+           first_value(customer_id ORDER BY occurred_at, event_id) AS customer_id,
+           first_value(site_id ORDER BY occurred_at, event_id) AS site_id,
+           first_value(equipment_id ORDER BY occurred_at, event_id) AS equipment_id,
+           first_value(product_id ORDER BY occurred_at, event_id) AS product_id,
+           first_value(calendar_id ORDER BY occurred_at, event_id) AS calendar_id,
+           first_value(fault_code ORDER BY occurred_at, event_id) AS fault_code
+    FROM events WHERE event_type = 'order_opened' AND order_id IS NOT NULL
+    GROUP BY order_id
 ), prio AS (
-    SELECT order_id, priority, response_due_at, resolution_due_at, response_target_minutes,
-           resolution_target_minutes, priority_changes
-    FROM (
-        SELECT order_id, priority, response_due_at, resolution_due_at,
-               json_int(payload, 'response_target_minutes') AS response_target_minutes,
-               json_int(payload, 'resolution_target_minutes') AS resolution_target_minutes,
-               count(*) OVER (PARTITION BY order_id) - 1 AS priority_changes,
-               row_number() OVER (PARTITION BY order_id
-                                  ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC) AS rn
-        FROM events WHERE event_type IN ('order_opened', 'priority_changed')
-    ) x WHERE rn = 1
+    SELECT order_id,
+           first_value(priority ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC)
+               AS priority,
+           first_value(response_due_at
+                       ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC)
+               AS response_due_at,
+           first_value(resolution_due_at
+                       ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC)
+               AS resolution_due_at,
+           first_value(json_int(payload, 'response_target_minutes')
+                       ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC)
+               AS response_target_minutes,
+           first_value(json_int(payload, 'resolution_target_minutes')
+                       ORDER BY occurred_at DESC, (event_type = 'priority_changed') DESC, event_id DESC)
+               AS resolution_target_minutes,
+           count(*) - 1 AS priority_changes
+    FROM events WHERE event_type IN ('order_opened', 'priority_changed') AND order_id IS NOT NULL
+    GROUP BY order_id
 ), assignment AS (
-    SELECT order_id, technician_id, agent_id FROM (
-        SELECT order_id, technician_id, agent_id,
-               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
-        FROM events WHERE event_type IN ('order_assigned', 'order_reassigned')
-    ) x WHERE rn = 1
+    SELECT order_id,
+           first_value(technician_id ORDER BY occurred_at DESC, event_id DESC) AS technician_id,
+           first_value(agent_id ORDER BY occurred_at DESC, event_id DESC) AS agent_id
+    FROM events WHERE event_type IN ('order_assigned', 'order_reassigned') AND order_id IS NOT NULL
+    GROUP BY order_id
 ), entitlement AS (
-    SELECT order_id, entitlement, contract_id FROM (
-        SELECT order_id, code AS entitlement, contract_id,
-               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
-        FROM events WHERE event_type = 'entitlement_checked'
-    ) x WHERE rn = 1
+    SELECT order_id,
+           first_value(code ORDER BY occurred_at DESC, event_id DESC) AS entitlement,
+           first_value(contract_id ORDER BY occurred_at DESC, event_id DESC) AS contract_id
+    FROM events WHERE event_type = 'entitlement_checked' AND order_id IS NOT NULL
+    GROUP BY order_id
 ), closing AS (
-    SELECT order_id, csat FROM (
-        SELECT order_id, csat,
-               row_number() OVER (PARTITION BY order_id ORDER BY occurred_at DESC, event_id DESC) AS rn
-        FROM events WHERE event_type = 'order_closed'
-    ) x WHERE rn = 1
+    SELECT order_id, first_value(csat ORDER BY occurred_at DESC, event_id DESC) AS csat
+    FROM events WHERE event_type = 'order_closed' AND order_id IS NOT NULL
+    GROUP BY order_id
 ), base AS (
     SELECT l.order_id, l.opened_at, o.order_type, o.channel, o.customer_id, o.site_id, o.equipment_id,
            o.product_id, o.calendar_id, o.fault_code,
@@ -97,12 +108,15 @@ WITH life AS (
     LEFT JOIN calendars cal ON o.calendar_id = cal.calendar_id
     LEFT JOIN closing cl ON l.order_id = cl.order_id
 ), sla_pauses AS (
-    SELECT b.order_id,
+    -- From the entitlement, not from `base`: a second reference to `base` would compute it twice.
+    SELECT pz.order_id,
            array_agg(named_struct('start', pz.paused_at, 'end', pz.resumed_at)) AS pauses,
            count(*) AS pause_count
-    FROM base b JOIN pauses pz ON b.order_id = pz.order_id
-    WHERE pz.reason = 'waiting_for_customer' OR b.pause_on_parts
-    GROUP BY b.order_id
+    FROM pauses pz
+    LEFT JOIN entitlement e ON pz.order_id = e.order_id
+    LEFT JOIN contracts c ON e.contract_id = c.contract_id
+    WHERE pz.reason = 'waiting_for_customer' OR coalesce(c.pause_on_parts, false)
+    GROUP BY pz.order_id
 )
 SELECT b.*,
        sp.pauses,
