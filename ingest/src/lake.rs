@@ -19,6 +19,7 @@ use std::time::Instant;
 use arrow::array::{
     Array, ArrayRef, AsArray, Date32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
@@ -29,6 +30,8 @@ use deltalake::kernel::{StructType, Transaction};
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
 use fieldhouse_domain::arrow_schema::{PARTITION_COLUMN, events_schema};
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 use tracing::{debug, info};
 
 use crate::error::{Error, Result, is_conflict};
@@ -266,8 +269,12 @@ impl Lake {
         }
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let started = Instant::now();
-        let table = table
-            .write(batches)
+        let write = if name == EVENTS {
+            table.write(vec![clustered(batches)?]).with_writer_properties(events_writer_properties())
+        } else {
+            table.write(batches)
+        };
+        let table = write
             .with_save_mode(SaveMode::Append)
             .with_partition_columns([partition])
             .with_commit_properties(props)
@@ -383,6 +390,11 @@ impl Lake {
         if let Some(size) = target_size.and_then(std::num::NonZeroU64::new) {
             builder = builder.with_target_size(size);
         }
+        if name == EVENTS {
+            // Compaction concatenates files: each input file's rows stay one run in type order, in the same
+            // small pages (see [`clustered`]).
+            builder = builder.with_writer_properties(events_writer_properties());
+        }
         let (_, m) = builder.await.map_err(Error::delta(name, "optimize"))?;
         info!(table = name, added = m.num_files_added, removed = m.num_files_removed, "optimized");
         Ok(OptimizeReport {
@@ -436,6 +448,39 @@ impl Lake {
         deltalake::checkpoints::create_checkpoint(&table, None).await.map_err(Error::delta(name, "checkpoint"))?;
         Ok(version_of(&table).unwrap_or(-1))
     }
+}
+
+/// The rows of one `events` commit in the order they are written: by
+/// `event_type`, then `occurred_at` (then `event_id`, so the order is total).
+///
+/// Every view and KPI filters `events` on `event_type` first (`order_opened`
+/// is 7 % of the rows, `contract_signed` far less). With the rows of a type
+/// together in each file, the page index prunes the other types' pages and a
+/// filtered scan decodes only its own: this, with small pages
+/// ([`events_writer_properties`]), is the lake's clustering. Any reader
+/// still sees the same rows; only their order in a file changes.
+pub fn clustered(batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+    let arrow_err = |source| Error::Arrow { table: EVENTS.into(), source };
+    let schema = batches.first().map_or_else(|| events_schema(), RecordBatch::schema);
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_err)?;
+    drop(batches);
+    let key = |name: &str| -> Result<SortColumn> {
+        let values = batch.column_by_name(name).cloned().ok_or_else(|| Error::Arrow {
+            table: EVENTS.into(),
+            source: arrow::error::ArrowError::SchemaError(format!("no column `{name}` to cluster by")),
+        })?;
+        Ok(SortColumn { values, options: None })
+    };
+    let order =
+        lexsort_to_indices(&[key("event_type")?, key("occurred_at")?, key("event_id")?], None).map_err(arrow_err)?;
+    take_record_batch(&batch, &order).map_err(arrow_err)
+}
+
+/// Parquet settings of `events` files: Snappy (deltalake's default) and data
+/// pages of at most 4,096 rows (parquet's default is 20,000: one or two pages
+/// per column in a day's file, too coarse for the page index to skip a type).
+pub fn events_writer_properties() -> WriterProperties {
+    WriterProperties::builder().set_compression(Compression::SNAPPY).set_data_page_row_count_limit(4096).build()
 }
 
 /// DataFusion reads strings as `Utf8View` and partition values as

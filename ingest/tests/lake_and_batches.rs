@@ -224,3 +224,68 @@ async fn maintenance_optimize_vacuum_checkpoint() {
     assert!(dir.path().join(format!("events/_delta_log/{v:020}.checkpoint.parquet")).exists());
     assert_eq!(lake.check().await.unwrap()[0].rows, 300);
 }
+
+/// Every `events` data file is written clustered: rows ordered by (event_type, occurred_at, event_id), in
+/// data pages of at most 4,096 rows, so that a scan filtered on one type decodes (nearly) only its own pages.
+#[tokio::test]
+async fn event_files_are_clustered_by_type_in_small_pages() {
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use parquet::file::metadata::PageIndexPolicy;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).await.unwrap();
+    // 12,000 events of every sample type, all on one day, in time order (so the input is not by type).
+    let base = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 9, 1, 0, 0, 0).unwrap();
+    let mut events = common::events(12_000, 3);
+    for (i, e) in events.iter_mut().enumerate() {
+        e.occurred_at = base + chrono::Duration::seconds(i as i64);
+        e.recorded_at = Some(e.occurred_at);
+    }
+    let types: HashSet<&str> = events.iter().map(Event::event_type).collect();
+    assert!(types.len() > 5, "{types:?}");
+    let body: String = events.iter().map(|e| e.to_json() + "\n").collect();
+    let opts = IngestOptions { flush_rows: 20_000, keep_records: false, ..IngestOptions::default() };
+    let report =
+        Ingestor::new(lake.clone(), opts).ingest_reader(Format::Ndjson, body.as_bytes(), "c1", "file").await.unwrap();
+    assert_eq!(report.accepted, 12_000);
+
+    let day = dir.path().join("lake/events/event_date=2026-09-01");
+    let files: Vec<_> = std::fs::read_dir(&day).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = std::fs::File::open(&files[0]).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required),
+    )
+    .unwrap();
+    let meta = builder.metadata().clone();
+    let mut keys: Vec<(String, i64, String)> = Vec::new();
+    for batch in builder.build().unwrap() {
+        let b = batch.unwrap();
+        let ty = b.column_by_name("event_type").unwrap().as_string::<i32>().clone();
+        let at = b.column_by_name("occurred_at").unwrap().as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let id = b.column_by_name("event_id").unwrap().as_string::<i32>().clone();
+        for i in 0..b.num_rows() {
+            keys.push((ty.value(i).to_owned(), at.value(i), id.value(i).to_owned()));
+        }
+    }
+    assert_eq!(keys.len(), 12_000);
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "rows are not ordered by (event_type, occurred_at, event_id)");
+
+    // Pages: the offset index of every column chunk has pages of at most 4,096 rows.
+    let offsets = meta.offset_index().expect("page index written");
+    let mut pages = 0;
+    for (rg, columns) in offsets.iter().enumerate() {
+        let rows = meta.row_group(rg).num_rows();
+        for column in columns {
+            let starts: Vec<i64> = column.page_locations().iter().map(|p| p.first_row_index).collect();
+            let ends: Vec<i64> = starts.iter().skip(1).copied().chain([rows]).collect();
+            for (s, e) in starts.iter().zip(&ends) {
+                assert!(e - s <= 4096, "a page of {} rows", e - s);
+            }
+            pages += starts.len();
+        }
+    }
+    let columns = meta.file_metadata().schema_descr().num_columns();
+    assert!(pages >= columns * 3, "{pages} pages for {columns} columns of 12,000 rows");
+}
