@@ -45,10 +45,11 @@
 #   the Delta log). Fieldhouse's memory pool is half the machine's memory (--memory-mb), the
 #   views it computed counted in it; DuckDB's limit is 80 % of RAM.
 # * Last figures (2026-12-02, 2 cores, 24 GiB; `large` preset, --start 2026-01-01 --months 11:
-#   12,280,497 events; NOW=2026-12-02T00:00:00Z): all 24 KPIs, fieldhouse 416.9 s vs DuckDB
-#   322.7 s = 1.29x (non-B 242.5 s vs 188.7 s = 1.29x); worst backlog 2.39x, claim_list 1.98x;
-#   peak 6.6 GiB (first_time_fix_rate) vs DuckDB 11.0 GiB (technician_scorecard). All non-B
-#   KPIs agree exactly.
+#   12,280,497 events, ingested with files clustered by event type; NOW=2026-12-02T00:00:00Z):
+#   all 24 KPIs, fieldhouse 318.3 s vs DuckDB 287.8 s = 1.11x (non-B 194.4 s vs 179.2 s = 1.08x);
+#   worst claim_list 1.92x (1.34x after the claims view rewrite), suspect_claims 1.82x, backlog
+#   1.74x; peak 6.0 GiB (first_time_fix_rate) vs DuckDB 11.0 GiB. All non-B KPIs agree exactly.
+#   Same lake before clustering: 416.9 s vs 322.7 s = 1.29x.
 # * Agreement (small lake, seed 42, NOW = last event; checked with compare.py): all 15 KPIs
 #   without business time agree exactly (same rows, same order, same values). The 9 `B` KPIs
 #   differ only in their business-time columns (SLA met/breached/compliance, states and
