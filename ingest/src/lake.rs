@@ -461,7 +461,7 @@ impl Lake {
 /// still sees the same rows; only their order in a file changes.
 pub fn clustered(batches: Vec<RecordBatch>) -> Result<RecordBatch> {
     let arrow_err = |source| Error::Arrow { table: EVENTS.into(), source };
-    let schema = batches.first().map_or_else(|| events_schema(), RecordBatch::schema);
+    let schema = batches.first().map_or_else(events_schema, RecordBatch::schema);
     let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_err)?;
     drop(batches);
     let key = |name: &str| -> Result<SortColumn> {
