@@ -11,7 +11,7 @@
 -- audience: admin, manager, engineer, partner
 -- notes: Ties are ordered by fault code. Cancelled orders count (the fault was reported).
 WITH f AS (
-    SELECT {{dims}} fault_code, count(*) AS orders FROM orders
+    SELECT {{dims}} fault_code, count(*) AS orders FROM order_heads
     WHERE order_type = 'corrective' AND opened_at >= $from AND opened_at < $to
       AND ($model IS NULL OR model = $model)
     GROUP BY {{dim_exprs}} fault_code

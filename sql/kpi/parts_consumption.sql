@@ -16,7 +16,7 @@ SELECT {{dims}}
        sum(list_value_cents) AS list_value_cents
 FROM (
     SELECT pc.*, pc.consumed_at AS period_at, o.region, o.product_id, o.model
-    FROM part_consumption pc LEFT JOIN orders o ON pc.order_id = o.order_id
+    FROM part_consumption pc LEFT JOIN order_heads o ON pc.order_id = o.order_id
 ) r
 WHERE period_at >= $from AND period_at < $to
   AND ($region IS NULL OR region = $region)

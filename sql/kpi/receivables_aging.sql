@@ -13,7 +13,7 @@
 WITH d AS (
     SELECT coalesce($as_of, CAST(fh_now() AS DATE)) AS as_of
 ), open AS (
-    SELECT i.invoice_id, i.customer_id, s.region,
+    SELECT i.invoice_id, i.customer_id, o.region,
            i.total_cents - coalesce(p.paid, 0) - coalesce(c.credited, 0) AS open_cents,
            CAST(d.as_of - i.due_on AS BIGINT) AS days_past_due
     FROM invoices i CROSS JOIN d
@@ -21,8 +21,7 @@ WITH d AS (
                WHERE pm.received_on <= d.as_of GROUP BY pm.invoice_id) p ON i.invoice_id = p.invoice_id
     LEFT JOIN (SELECT cn.invoice_id, sum(cn.amount_cents) AS credited FROM credit_notes cn CROSS JOIN d
                WHERE cn.issued_on <= d.as_of GROUP BY cn.invoice_id) c ON i.invoice_id = c.invoice_id
-    LEFT JOIN orders o ON i.order_id = o.order_id
-    LEFT JOIN sites s ON o.site_id = s.site_id
+    LEFT JOIN order_heads o ON i.order_id = o.order_id
     WHERE i.issued_on <= d.as_of
 ), bucketed AS (
     SELECT *, CASE WHEN days_past_due < 0 THEN 'current'

@@ -18,13 +18,13 @@
 WITH c AS (
     SELECT cl.*, o.site_id, o.product_id,
            row_number() OVER (PARTITION BY cl.order_id ORDER BY cl.filed_at, cl.claim_id) AS claim_seq
-    FROM claims cl LEFT JOIN orders o ON cl.order_id = o.order_id
+    FROM claims cl LEFT JOIN order_heads o ON cl.order_id = o.order_id
 ), first_arrival AS (
-    SELECT order_id, arrival_lat, arrival_lon FROM (
-        SELECT order_id, arrival_lat, arrival_lon,
-               row_number() OVER (PARTITION BY order_id ORDER BY arrived_at, visit_id) AS rn
-        FROM visits WHERE arrived_at IS NOT NULL
-    ) x WHERE rn = 1
+    SELECT order_id,
+           first_value(arrival_lat ORDER BY arrived_at, visit_id) AS arrival_lat,
+           first_value(arrival_lon ORDER BY arrived_at, visit_id) AS arrival_lon
+    FROM visits WHERE arrived_at IS NOT NULL
+    GROUP BY order_id
 ), checked AS (
     SELECT c.claim_id, c.order_id, c.agent_id, c.manufacturer_id, c.filed_at, c.labour_minutes, c.claimed_cents,
            c.status, c.claim_seq, fa.order_id AS arrived_order,
@@ -39,17 +39,22 @@ WITH c AS (
     WHERE c.filed_at >= $from AND c.filed_at < $to
       AND ($agent IS NULL OR c.agent_id = $agent)
 ), rules AS (
-    SELECT *, 'no_arrival' AS rule, 'no arrival event for the order' AS detail FROM checked WHERE arrived_order IS NULL
-    UNION ALL
-    SELECT *, 'far_from_site', 'first check-in ' || CAST(round(km_from_site, 1) AS VARCHAR) || ' km from the site'
-    FROM checked WHERE km_from_site > $max_km
-    UNION ALL
-    SELECT *, 'labour_above_standard',
-           CAST(labour_minutes AS VARCHAR) || ' min claimed, standard ' || CAST(standard_repair_minutes AS VARCHAR)
-    FROM checked WHERE labour_minutes > standard_repair_minutes * $labour_factor
-    UNION ALL
-    SELECT *, 'duplicate', 'claim number ' || CAST(claim_seq AS VARCHAR) || ' for this order'
-    FROM checked WHERE claim_seq > 1
+    -- Each rule is a row of a four-row list joined to `checked`, not a UNION ALL of four SELECTs over it
+    -- (DataFusion inlines a CTE at every reference: the union computed `checked` and its joins four times).
+    SELECT ch.*, r.rule,
+           CASE r.rule
+               WHEN 'no_arrival' THEN 'no arrival event for the order'
+               WHEN 'far_from_site' THEN 'first check-in ' || CAST(round(ch.km_from_site, 1) AS VARCHAR) || ' km from the site'
+               WHEN 'labour_above_standard' THEN CAST(ch.labour_minutes AS VARCHAR) || ' min claimed, standard '
+                   || CAST(ch.standard_repair_minutes AS VARCHAR)
+               ELSE 'claim number ' || CAST(ch.claim_seq AS VARCHAR) || ' for this order'
+           END AS detail
+    FROM checked ch
+    JOIN (VALUES ('no_arrival'), ('far_from_site'), ('labour_above_standard'), ('duplicate')) AS r(rule)
+      ON (r.rule = 'no_arrival' AND ch.arrived_order IS NULL)
+      OR (r.rule = 'far_from_site' AND ch.km_from_site > $max_km)
+      OR (r.rule = 'labour_above_standard' AND ch.labour_minutes > ch.standard_repair_minutes * $labour_factor)
+      OR (r.rule = 'duplicate' AND ch.claim_seq > 1)
 )
 SELECT claim_id, order_id, agent_id, manufacturer_id, filed_at, claimed_cents, status, rule, detail
 FROM rules

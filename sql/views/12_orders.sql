@@ -14,6 +14,8 @@
 --   last reopening; until then it runs (resolution_stopped_at NULL).
 -- * An order whose calendar is unknown falls back to 24x7 UTC.
 -- * status: cancelled | open | completed | closed.
+-- * What the opening said (type, site, product, calendar ...) comes from the
+--   order_heads view (with region and model), the entitlement and contract from order_entitlements.
 WITH life AS (
     SELECT order_id,
            min(occurred_at) FILTER (WHERE event_type = 'order_opened') AS opened_at,
@@ -34,20 +36,6 @@ WITH life AS (
       AND event_type IN ('order_opened', 'order_assigned', 'order_reassigned', 'arrived', 'travel_started',
                          'order_completed', 'order_closed', 'order_cancelled', 'order_reopened', 'work_logged',
                          'part_consumed')
-    GROUP BY order_id
-), opened AS (
-    -- The latest/first event of a kind per order: first_value(.. ORDER BY ..) per group (a grouped
-    -- aggregation), not row_number() = 1 (a sort and a window over every order: 2-3x slower).
-    SELECT order_id,
-           first_value(code ORDER BY occurred_at, event_id) AS order_type,
-           first_value(json_str(payload, 'channel') ORDER BY occurred_at, event_id) AS channel,
-           first_value(customer_id ORDER BY occurred_at, event_id) AS customer_id,
-           first_value(site_id ORDER BY occurred_at, event_id) AS site_id,
-           first_value(equipment_id ORDER BY occurred_at, event_id) AS equipment_id,
-           first_value(product_id ORDER BY occurred_at, event_id) AS product_id,
-           first_value(calendar_id ORDER BY occurred_at, event_id) AS calendar_id,
-           first_value(fault_code ORDER BY occurred_at, event_id) AS fault_code
-    FROM events WHERE event_type = 'order_opened' AND order_id IS NOT NULL
     GROUP BY order_id
 ), prio AS (
     SELECT order_id,
@@ -74,12 +62,6 @@ WITH life AS (
            first_value(agent_id ORDER BY occurred_at DESC, event_id DESC) AS agent_id
     FROM events WHERE event_type IN ('order_assigned', 'order_reassigned') AND order_id IS NOT NULL
     GROUP BY order_id
-), entitlement AS (
-    SELECT order_id,
-           first_value(code ORDER BY occurred_at DESC, event_id DESC) AS entitlement,
-           first_value(contract_id ORDER BY occurred_at DESC, event_id DESC) AS contract_id
-    FROM events WHERE event_type = 'entitlement_checked' AND order_id IS NOT NULL
-    GROUP BY order_id
 ), closing AS (
     SELECT order_id, first_value(csat ORDER BY occurred_at DESC, event_id DESC) AS csat
     FROM events WHERE event_type = 'order_closed' AND order_id IS NOT NULL
@@ -89,8 +71,8 @@ WITH life AS (
            o.product_id, o.calendar_id, o.fault_code,
            p.priority, p.priority_changes, p.response_due_at, p.resolution_due_at,
            p.response_target_minutes, p.resolution_target_minutes,
-           e.entitlement, e.contract_id, c.tier, coalesce(c.pause_on_parts, false) AS pause_on_parts,
-           a.technician_id, a.agent_id, s.region, pr.model, pr.family, pr.manufacturer_id,
+           e.entitlement, e.contract_id, e.tier, coalesce(e.pause_on_parts, false) AS pause_on_parts,
+           a.technician_id, a.agent_id, o.region, o.model, o.family, o.manufacturer_id,
            coalesce(cal.calendar_json, '{"name":"24x7","tz":"UTC","always_open":true}') AS calendar_json,
            l.assigned_at, l.first_arrival_at, l.first_completed_at, l.completed_at, l.closed_at, l.cancelled_at,
            l.reopened_at, l.reopen_count, l.visit_count, l.work_minutes, l.parts_quantity, l.parts_cost_cents,
@@ -98,13 +80,10 @@ WITH life AS (
            CASE WHEN l.completed_at IS NOT NULL AND (l.reopened_at IS NULL OR l.completed_at > l.reopened_at)
                 THEN l.completed_at END AS resolution_stopped_at
     FROM life l
-    JOIN opened o ON l.order_id = o.order_id
+    JOIN order_heads o ON l.order_id = o.order_id
     LEFT JOIN prio p ON l.order_id = p.order_id
-    LEFT JOIN entitlement e ON l.order_id = e.order_id
-    LEFT JOIN contracts c ON e.contract_id = c.contract_id
+    LEFT JOIN order_entitlements e ON l.order_id = e.order_id
     LEFT JOIN assignment a ON l.order_id = a.order_id
-    LEFT JOIN sites s ON o.site_id = s.site_id
-    LEFT JOIN products pr ON o.product_id = pr.product_id
     LEFT JOIN calendars cal ON o.calendar_id = cal.calendar_id
     LEFT JOIN closing cl ON l.order_id = cl.order_id
 ), sla_pauses AS (
@@ -113,9 +92,8 @@ WITH life AS (
            array_agg(named_struct('start', pz.paused_at, 'end', pz.resumed_at)) AS pauses,
            count(*) AS pause_count
     FROM pauses pz
-    LEFT JOIN entitlement e ON pz.order_id = e.order_id
-    LEFT JOIN contracts c ON e.contract_id = c.contract_id
-    WHERE pz.reason = 'waiting_for_customer' OR coalesce(c.pause_on_parts, false)
+    LEFT JOIN order_entitlements e ON pz.order_id = e.order_id
+    WHERE pz.reason = 'waiting_for_customer' OR coalesce(e.pause_on_parts, false)
     GROUP BY pz.order_id
 )
 SELECT b.*,
