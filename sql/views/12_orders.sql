@@ -16,8 +16,10 @@
 -- * status: cancelled | open | completed | closed.
 -- * What the opening said (type, site, product, calendar ...) comes from the
 --   order_heads view (with region and model), the entitlement and contract from order_entitlements.
-WITH life AS (
-    SELECT order_id,
+WITH life_by_visit AS (
+    -- Per order and visit first, then per order: count(DISTINCT visit_id) in one grouping kept a set of
+    -- visit ids per order in every partial aggregate (5.5 GB of state for 1.2 M groups on the large lake).
+    SELECT order_id, visit_id,
            min(occurred_at) FILTER (WHERE event_type = 'order_opened') AS opened_at,
            min(occurred_at) FILTER (WHERE event_type IN ('order_assigned', 'order_reassigned')) AS assigned_at,
            min(occurred_at) FILTER (WHERE event_type = 'arrived') AS first_arrival_at,
@@ -27,15 +29,32 @@ WITH life AS (
            max(occurred_at) FILTER (WHERE event_type = 'order_cancelled') AS cancelled_at,
            max(occurred_at) FILTER (WHERE event_type = 'order_reopened') AS reopened_at,
            count(*) FILTER (WHERE event_type = 'order_reopened') AS reopen_count,
-           count(DISTINCT visit_id) FILTER (WHERE event_type IN ('travel_started', 'arrived')) AS visit_count,
-           coalesce(sum(minutes) FILTER (WHERE event_type = 'work_logged'), 0) AS work_minutes,
-           coalesce(sum(quantity) FILTER (WHERE event_type = 'part_consumed'), 0) AS parts_quantity,
-           coalesce(sum(amount_cents) FILTER (WHERE event_type = 'part_consumed'), 0) AS parts_cost_cents
+           count(*) FILTER (WHERE event_type IN ('travel_started', 'arrived')) AS visit_events,
+           sum(minutes) FILTER (WHERE event_type = 'work_logged') AS work_minutes,
+           sum(quantity) FILTER (WHERE event_type = 'part_consumed') AS parts_quantity,
+           sum(amount_cents) FILTER (WHERE event_type = 'part_consumed') AS parts_cost_cents
     FROM events
     WHERE order_id IS NOT NULL
       AND event_type IN ('order_opened', 'order_assigned', 'order_reassigned', 'arrived', 'travel_started',
                          'order_completed', 'order_closed', 'order_cancelled', 'order_reopened', 'work_logged',
                          'part_consumed')
+    GROUP BY order_id, visit_id
+), life AS (
+    SELECT order_id,
+           min(opened_at) AS opened_at,
+           min(assigned_at) AS assigned_at,
+           min(first_arrival_at) AS first_arrival_at,
+           min(first_completed_at) AS first_completed_at,
+           max(completed_at) AS completed_at,
+           max(closed_at) AS closed_at,
+           max(cancelled_at) AS cancelled_at,
+           max(reopened_at) AS reopened_at,
+           sum(reopen_count) AS reopen_count,
+           count(*) FILTER (WHERE visit_id IS NOT NULL AND visit_events > 0) AS visit_count,
+           coalesce(sum(work_minutes), 0) AS work_minutes,
+           coalesce(sum(parts_quantity), 0) AS parts_quantity,
+           coalesce(sum(parts_cost_cents), 0) AS parts_cost_cents
+    FROM life_by_visit
     GROUP BY order_id
 ), prio AS (
     SELECT order_id,
