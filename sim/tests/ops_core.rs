@@ -91,6 +91,27 @@ fn small_preset_lands_in_the_bands_and_keeps_the_invariants() {
         let attach =
             kpi_number(&engine, KpiRequest::new("parts_attach_rate").param("order_type", "corrective"), "attach_pct")
                 .await;
+        // Every opened order is in `orders` and in `order_heads` (which the KPIs that need only what the
+        // opening said read instead), each placed in a region and a model, and the two views agree on them.
+        let placement = "SELECT (SELECT count(*) FROM order_heads) AS heads, (SELECT count(*) FROM orders) AS orders,
+                (SELECT count(*) FROM order_heads WHERE region IS NULL OR model IS NULL) AS unplaced,
+                (SELECT count(*) FROM order_heads h JOIN orders o ON h.order_id = o.order_id
+                 WHERE h.opened_at = o.opened_at AND h.site_id = o.site_id AND h.region = o.region
+                   AND h.product_id = o.product_id AND h.model = o.model AND h.customer_id = o.customer_id) AS agree";
+        let opts = fieldhouse_engine::SessionOptions::default();
+        let caller = fieldhouse_engine::Caller::admin();
+        let limits = fieldhouse_engine::SqlLimits::default();
+        let stream = fieldhouse_engine::run_sql(&engine, placement, &caller, limits, &opts).await.unwrap();
+        let batches = fieldhouse_engine::collect(stream).await.unwrap();
+        let counts: Vec<i64> = ["heads", "orders", "unplaced", "agree"]
+            .iter()
+            .map(|c| {
+                let col = batches[0].column_by_name(c).unwrap();
+                col.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0)
+            })
+            .collect();
+        let n = stats.orders as i64;
+        assert_eq!(counts, [n, n, 0, n], "order_heads, orders, unplaced heads, heads agreeing with orders");
         (ftf, attach)
     });
     assert!((ftf - 100.0 * stats.first_time_fix_rate).abs() < 0.5, "engine FTF {ftf} %, stream {stats:?}");

@@ -20,7 +20,7 @@ WITH units AS (
     LEFT JOIN products p ON e.product_id = p.product_id
     LEFT JOIN sites s ON e.site_id = s.site_id
 ), fails AS (
-    SELECT equipment_id, count(*) AS failures FROM order_heads
+    SELECT equipment_id, count(*) AS failures FROM order_openings
     WHERE order_type = 'corrective' AND opened_at >= $from AND opened_at < $to
     GROUP BY equipment_id
 )

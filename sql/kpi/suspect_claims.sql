@@ -18,7 +18,7 @@
 WITH c AS (
     SELECT cl.*, o.site_id, o.product_id,
            row_number() OVER (PARTITION BY cl.order_id ORDER BY cl.filed_at, cl.claim_id) AS claim_seq
-    FROM claims cl LEFT JOIN order_heads o ON cl.order_id = o.order_id
+    FROM claims cl LEFT JOIN order_openings o ON cl.order_id = o.order_id
 ), first_arrival AS (
     SELECT order_id,
            first_value(arrival_lat ORDER BY arrived_at, visit_id) AS arrival_lat,

@@ -54,7 +54,7 @@ pub fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn d(s: &str) -> NaiveDate {
+pub fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
@@ -118,7 +118,7 @@ struct Order {
 }
 
 impl World {
-    fn push(&mut self, at: &str, payload: impl Into<Payload>) {
+    pub fn push(&mut self, at: &str, payload: impl Into<Payload>) {
         self.next += 1;
         let mut e = Event::new(t(at), "test", payload);
         e.event_id = id(0x10_0000 + self.next);
@@ -208,7 +208,7 @@ impl World {
         self.push(at, OrderClosed { order_id: id(order), signed_by: "X".into(), csat: Some(csat) });
     }
 
-    fn invoice(&mut self, at: &str, inv: u128, order: u128, issued: &str, due: &str, lines: Vec<InvoiceLine>) {
+    pub fn invoice(&mut self, at: &str, inv: u128, order: u128, issued: &str, due: &str, lines: Vec<InvoiceLine>) {
         let total = lines.iter().map(|l| l.amount_cents).sum();
         self.push(
             at,
@@ -248,7 +248,7 @@ impl World {
     }
 }
 
-fn labour(cents: i64) -> InvoiceLine {
+pub fn labour(cents: i64) -> InvoiceLine {
     InvoiceLine {
         kind: LineKind::Labour,
         description: "labour".into(),
