@@ -44,12 +44,15 @@
 #   the Python interpreter and `import duckdb`, printed once as a baseline; Fieldhouse: reading
 #   the Delta log). Fieldhouse's memory pool is half the machine's memory (--memory-mb), the
 #   views it computed counted in it; DuckDB's limit is 80 % of RAM.
-# * Last figures (2026-12-02, 2 cores, 24 GiB; `large` preset, --start 2026-01-01 --months 11:
+# * Last figures (2026-12-03, 2 cores, 24 GiB, DuckDB 2.0.1; `large` preset, --start 2026-01-01 --months 11:
 #   12,280,497 events, ingested with files clustered by event type; NOW=2026-12-02T00:00:00Z):
-#   all 24 KPIs, fieldhouse 318.3 s vs DuckDB 287.8 s = 1.11x (non-B 194.4 s vs 179.2 s = 1.08x);
-#   worst claim_list 1.92x (1.34x after the claims view rewrite), suspect_claims 1.82x, backlog
-#   1.74x; peak 6.0 GiB (first_time_fix_rate) vs DuckDB 11.0 GiB. All non-B KPIs agree exactly.
-#   Same lake before clustering: 416.9 s vs 322.7 s = 1.29x.
+#   all 24 KPIs, fieldhouse 249.1 s vs DuckDB 260.2 s = 0.96x (non-B 129.4 s vs 139.8 s = 0.93x);
+#   worst mtbf 1.77x, failure_rate 1.76x, suspect_claims 1.68x, fault_pareto 1.67x, receivables_aging
+#   1.66x; best billing_leakage 0.51x; peak 3.2 GiB (technician_scorecard) vs DuckDB 10.8 GiB. All 15
+#   non-B KPIs agree exactly. The run before the view rewrites (order_heads/order_openings, first_value
+#   instead of row_number over one-row partitions) on the same lake: 285.9 s vs 275.9 s = 1.04x, with
+#   mtbf 2.36x, failure_rate 2.06x, receivables_aging 2.06x. On 2026-12-02 (an earlier DuckDB, version not noted): 318.3 s vs
+#   287.8 s = 1.11x; before clustering the lake's files: 416.9 s vs 322.7 s = 1.29x.
 # * Agreement (small lake, seed 42, NOW = last event; checked with compare.py): all 15 KPIs
 #   without business time agree exactly (same rows, same order, same values). The 9 `B` KPIs
 #   differ only in their business-time columns (SLA met/breached/compliance, states and
