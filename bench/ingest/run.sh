@@ -31,7 +31,11 @@ echo "== building (release)" >&2
 bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import duckdb" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb >&2
+# One DuckDB version, so that figures of different days compare (DUCKDB_VERSION overrides).
+DUCKDB_VERSION=${DUCKDB_VERSION:-2.0.1}
+if [ "$("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null)" != "$DUCKDB_VERSION" ]; then
+  "$venv/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION" >&2
+fi
 
 file="$work/events.ndjson"
 GEN="${GEN:-sim}"

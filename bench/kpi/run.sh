@@ -28,7 +28,8 @@
 # target/release/fieldhouse); NOW, the reference instant for both engines (default: the lake's
 # last event, rounded up to the second); OUT, where the CSVs and translations are kept (default:
 # a new directory under ${TMPDIR:-/tmp}); KPIS, a space-separated subset. DuckDB is installed
-# with `pip install duckdb` into ${XDG_CACHE_HOME:-$HOME/.cache}/fieldhouse/bench-venv if missing.
+# with `pip install duckdb==$DUCKDB_VERSION` (default 2.0.1) into ${XDG_CACHE_HOME:-$HOME/.cache}/fieldhouse/bench-venv
+# if missing or another version.
 #
 # Read the figures with these in mind:
 # * DuckDB reads <lake>/events/event_date=*/*.parquet: every data file, not the Delta snapshot.
@@ -76,9 +77,11 @@ fi
 [ -d "$LAKE/events/_delta_log" ] || { echo "no lake at $LAKE (simulate and ingest first)" >&2; exit 1; }
 
 VENV=${XDG_CACHE_HOME:-$HOME/.cache}/fieldhouse/bench-venv
-if ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet duckdb
+# One DuckDB version, so that figures of different days compare (DUCKDB_VERSION overrides).
+DUCKDB_VERSION=${DUCKDB_VERSION:-2.0.1}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+if [ "$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null)" != "$DUCKDB_VERSION" ]; then
+  "$VENV/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION"
 fi
 PY=$VENV/bin/python
 
