@@ -20,7 +20,7 @@ use tracing::debug;
 
 use crate::cached::CachedView;
 use crate::catalog::Catalog;
-use crate::scope::{Caller, PARTNER_EVENTS_SQL};
+use crate::scope::{Caller, PARTNER_SETS, partner_events_sql};
 use crate::sqlfiles::{self, SqlFile};
 use crate::{Error, Result, udf};
 
@@ -200,6 +200,12 @@ impl Engine {
         &self.catalog
     }
 
+    /// The names of the views every session registers over `events`, in
+    /// registration order.
+    pub fn view_names(&self) -> impl Iterator<Item = &str> {
+        self.views.iter().map(|v| v.name.as_str())
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
@@ -240,6 +246,17 @@ impl Engine {
     async fn kept_at(&self, v: u64) -> Option<DeltaTable> {
         let kept = self.latest.lock().await;
         kept.as_ref().filter(|t| t.version() == Some(v)).cloned()
+    }
+
+    /// Whether lake table `name` has a Delta log (probed without loading it:
+    /// a failed load makes the Delta kernel log an error).
+    async fn table_exists(&self, name: &str) -> bool {
+        let path = self.table_path(name);
+        let Ok(url) = deltalake::ensure_table_uri(path.display().to_string()) else { return false };
+        match DeltaTableBuilder::from_url(url).and_then(|b| b.build()) {
+            Ok(table) => table.verify_deltatable_existence().await.unwrap_or(false),
+            Err(_) => false,
+        }
     }
 
     async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
@@ -345,7 +362,8 @@ impl Engine {
                     AsOf::Timestamp(t) => AsOf::Timestamp(t),
                     _ => AsOf::Latest,
                 };
-                if let Ok(rejected) = self.load_table(REJECTED_TABLE, as_of).await
+                if self.table_exists(REJECTED_TABLE).await
+                    && let Ok(rejected) = self.load_table(REJECTED_TABLE, as_of).await
                     && rejected.update_datafusion_session(&ctx.state()).is_ok()
                     && let Ok(p) = rejected.table_provider().with_session(Arc::new(ctx.state())).await
                 {
@@ -362,13 +380,30 @@ impl Engine {
                 // Plan the agent's slice in a private session that holds the raw
                 // table; only the resulting view is visible to the caller.
                 let private = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
+                for f in udf::all(now) {
+                    private.register_udf(f);
+                }
+                let columns: Vec<String> = provider.schema().fields().iter().map(|f| f.name().clone()).collect();
                 private.register_table(EVENTS_TABLE, provider).map_err(Error::query("registering events"))?;
+                let agent_param = || vec![("agent", ScalarValue::Utf8(Some(agent.hyphenated().to_string())))];
+                let partitions = config.target_partitions();
+                // The id sets, each computed once (later sets and the branches read them).
+                for (name, sql) in PARTNER_SETS {
+                    let df = private
+                        .sql(sql)
+                        .await
+                        .and_then(
+                            |df| if sql.contains("$agent") { df.with_param_values(agent_param()) } else { Ok(df) },
+                        )
+                        .map_err(Error::query(format!("planning the agent scope's `{name}`")))?;
+                    private
+                        .register_table(*name, Arc::new(CachedView::new(name, df, partitions)))
+                        .map_err(Error::query("registering the agent scope"))?;
+                }
                 let df = private
-                    .sql(PARTNER_EVENTS_SQL)
+                    .sql(&partner_events_sql(&columns))
                     .await
-                    .and_then(|df| {
-                        df.with_param_values(vec![("agent", ScalarValue::Utf8(Some(agent.hyphenated().to_string())))])
-                    })
+                    .and_then(|df| df.with_param_values(agent_param()))
                     .map_err(Error::query("planning the agent scope"))?;
                 // Computed once per session: every view scans `events` many times.
                 let scoped = Arc::new(CachedView::new(EVENTS_TABLE, df, config.target_partitions()));

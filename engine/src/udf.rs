@@ -22,7 +22,9 @@
 //! JSON accessors over one level of an object: `json_str(json, key)` (strings
 //! as they are, other values as JSON text), `json_int(json, key)`,
 //! `json_bool(json, key)`, `json_array(json, key)` → List<Utf8> with each
-//! element as JSON text (strings unquoted).
+//! element as JSON text (strings unquoted); `json_drop(json, key)` → Utf8:
+//! the object without `key` (the text as it was when the key is absent), which
+//! the partner scope uses to keep ids of other parties out of payloads.
 //!
 //! `fh_now()`: the session's reference instant ("now", or the as-of instant).
 
@@ -87,6 +89,7 @@ pub fn all(now: DateTime<Utc>) -> Vec<ScalarUDF> {
         ScalarUDF::from(JsonUdf::new(JsonKind::Int)),
         ScalarUDF::from(JsonUdf::new(JsonKind::Bool)),
         ScalarUDF::from(JsonUdf::new(JsonKind::Array)),
+        ScalarUDF::from(JsonUdf::new(JsonKind::Drop)),
         ScalarUDF::from(NowUdf::new(now)),
     ]
 }
@@ -353,6 +356,7 @@ enum JsonKind {
     Int,
     Bool,
     Array,
+    Drop,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -413,6 +417,17 @@ fn top_level_value(json: &str, key: &str) -> Option<Value> {
     found
 }
 
+/// `json` (an object holding `key`) without `key`, as JSON text.
+fn without_key(json: &str, key: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, Value>>(json) {
+        Ok(mut object) => {
+            object.remove(key);
+            Value::Object(object).to_string()
+        }
+        Err(_) => json.to_string(),
+    }
+}
+
 fn value_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
@@ -428,6 +443,7 @@ impl ScalarUDFImpl for JsonUdf {
             JsonKind::Int => "json_int",
             JsonKind::Bool => "json_bool",
             JsonKind::Array => "json_array",
+            JsonKind::Drop => "json_drop",
         }
     }
     fn signature(&self) -> &Signature {
@@ -435,7 +451,7 @@ impl ScalarUDFImpl for JsonUdf {
     }
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
         Ok(match self.kind {
-            JsonKind::Str => DataType::Utf8,
+            JsonKind::Str | JsonKind::Drop => DataType::Utf8,
             JsonKind::Int => DataType::Int64,
             JsonKind::Bool => DataType::Boolean,
             JsonKind::Array => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
@@ -490,6 +506,21 @@ impl ScalarUDFImpl for JsonUdf {
             top_level_value(text(i)?, key)
         };
         let out: ArrayRef = match self.kind {
+            JsonKind::Drop => {
+                let mut b = StringBuilder::with_capacity(n, n * 64);
+                for i in 0..n {
+                    let key = match &key_scalar {
+                        Some(k) => k.as_deref(),
+                        None if keys.is_null(i) => None,
+                        None => Some(keys.value(i)),
+                    };
+                    b.append_option(text(i).map(|t| match key {
+                        Some(k) if top_level_value(t, k).is_some() => without_key(t, k),
+                        _ => t.to_string(),
+                    }));
+                }
+                Arc::new(b.finish())
+            }
             JsonKind::Str => {
                 let mut b = StringBuilder::with_capacity(n, n * 16);
                 for i in 0..n {

@@ -25,6 +25,20 @@ fn rows(batches: &[arrow::array::RecordBatch]) -> Vec<Value> {
     if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
 }
 
+/// The equipment ids the October world's orders `orders` were opened for.
+fn orders_equipment(orders: &[u128]) -> Vec<String> {
+    october()
+        .events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            fieldhouse_domain::event::Payload::OrderOpened(o) if orders.iter().any(|n| id(*n) == o.order_id) => {
+                Some(o.equipment_id.hyphenated().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn now() -> SessionOptions {
     SessionOptions { as_of: AsOf::Latest, now: Some(t(NOW)) }
 }
@@ -68,11 +82,21 @@ async fn a_partner_sees_only_its_own_rows_in_sql() {
     assert_eq!(ids, [s(O1), s(O5), s(O6)]);
     let q = format!("SELECT count(*) AS n FROM events WHERE order_id IN ('{}', '{}')", s(O2), s(O3));
     assert_eq!(sql(&engine, &a, &q).await.unwrap()[0]["n"], 0);
-    // Its own invoices, payments and credit notes are there: I1 (+payment) and I5 (+credit note).
+    // The organisation's billing of its customers is not a partner's: no
+    // invoice, payment or credit note, not even of its own orders.
     let money = sql(&engine, &a, "SELECT count(*) AS n FROM events WHERE invoice_id IS NOT NULL").await.unwrap();
-    assert_eq!(money[0]["n"], 4);
-    // Shared reference data is there (the views need it): both sites.
-    assert_eq!(sql(&engine, &a, "SELECT count(*) AS n FROM sites").await.unwrap()[0]["n"], 2);
+    assert_eq!(money[0]["n"], 0);
+    // The master data its orders refer to is there (the views need it), and
+    // no more: the equipment of O1, O5 and O6, not the other units.
+    let units = sql(&engine, &a, "SELECT equipment_id FROM equipment ORDER BY equipment_id").await.unwrap();
+    let mut expected: Vec<String> = orders_equipment(&[O1, O5, O6]);
+    expected.sort();
+    expected.dedup();
+    let got: Vec<&str> = units.iter().map(|r| r["equipment_id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    // Nor the technicians of the other agent or of the organisation.
+    let techs = sql(&engine, &a, "SELECT technician_id FROM technicians").await.unwrap();
+    assert_eq!(techs.iter().map(|r| r["technician_id"].as_str().unwrap()).collect::<Vec<_>>(), [s(T1)]);
 }
 
 #[tokio::test]

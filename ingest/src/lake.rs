@@ -217,10 +217,14 @@ impl Lake {
 
     async fn ensure_table(&self, name: &str, schema: SchemaRef, partition: &str) -> Result<DeltaTable> {
         let mut table = self.builder(name)?.build().map_err(Error::delta(name, "open"))?;
-        match table.load().await {
-            Ok(()) => return Ok(table),
-            Err(DeltaTableError::NotATable(_)) => {}
-            Err(e) => return Err(Error::delta(name, "load")(e)),
+        // Probe for the log first: loading a table that is not there makes
+        // the Delta kernel log an error on a healthy first run.
+        if table.verify_deltatable_existence().await.map_err(Error::delta(name, "probe"))? {
+            match table.load().await {
+                Ok(()) => return Ok(table),
+                Err(DeltaTableError::NotATable(_)) => {}
+                Err(e) => return Err(Error::delta(name, "load")(e)),
+            }
         }
         let fields: StructType =
             schema.as_ref().try_into_kernel().map_err(|e| Error::delta(name, "convert schema")(e.into()))?;

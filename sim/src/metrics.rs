@@ -16,8 +16,9 @@ pub struct StreamStats {
     pub corrective_orders: u64,
     /// As the `first_time_fix_rate` KPI counts it: completed corrective
     /// orders with exactly one visit, ended `fixed`, never reopened, and no
-    /// other order for the same equipment opened within 30 days after the
-    /// completion ÷ completed corrective orders with a visit.
+    /// other corrective order for the same equipment opened within 30 days
+    /// after the completion (a planned maintenance or installation order is
+    /// no repeat) ÷ completed corrective orders with a visit.
     pub first_time_fix_rate: f64,
     /// Corrective orders whose first visit ended `fixed` ÷ corrective orders
     /// with a visit (the technician's view: later repeats not counted).
@@ -131,9 +132,9 @@ pub fn stream_stats(events: &[Event], horizon: DateTime<Utc>) -> StreamStats {
         }
     }
     s.orders = orders.len() as u64;
-    // Openings per equipment, for the 30-day repeat rule.
+    // Openings of corrective orders per equipment, for the 30-day repeat rule.
     let mut openings: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
-    for f in orders.values() {
+    for f in orders.values().filter(|f| f.corrective) {
         if let Some(t) = f.opened {
             openings.entry(f.equipment).or_default().push(t);
         }

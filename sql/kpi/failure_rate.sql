@@ -7,11 +7,13 @@
 -- param: from timestamp = 1970-01-01 | start of the period (inclusive)
 -- param: to timestamp = 2100-01-01 | end of the period (exclusive)
 -- dimensions: product, model, manufacturer, region
--- audience: admin, manager, engineer, partner
+-- audience: admin, manager, engineer
 -- notes: A failure = a corrective order opened in the period (cancelled ones too: the fault was reported).
 --   Unit-months = each unit's days in service inside the period (installed_on .. decommissioned_on, and not
 --   after the reference instant: the future is not time in service) ÷ 30.4375.
 --   Groups are by the unit's product/model/manufacturer and its site's region.
+--   Not a partner's KPI: its denominator is the whole installed base, which a service agent may not see
+--   (README, "Security: what a partner sees").
 WITH units AS (
     SELECT e.equipment_id, e.product_id, p.model, p.manufacturer_id, s.region,
            greatest(0.0, (least(to_unixtime($to), to_unixtime(fh_now()),

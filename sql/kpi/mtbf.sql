@@ -6,11 +6,13 @@
 -- param: from timestamp = 1970-01-01 | start of the period (inclusive)
 -- param: to timestamp = 2100-01-01 | end of the period (exclusive)
 -- dimensions: product, model, manufacturer, region
--- audience: admin, manager, engineer, partner
+-- audience: admin, manager, engineer
 -- notes: Operating time = calendar time in service (installed_on .. decommissioned_on, clipped to the period
 --   and to the reference instant: a period still running, or the open default period, counts up to now),
 --   24 h a day; downtime is not subtracted. A failure = a corrective order opened in the period. No failures:
 --   MTBF is NULL (not infinite).
+--   Not a partner's KPI: its denominator is the whole installed base, which a service agent may not see
+--   (README, "Security: what a partner sees").
 WITH units AS (
     SELECT e.equipment_id, e.product_id, p.model, p.manufacturer_id, s.region,
            greatest(0.0, (least(to_unixtime($to), to_unixtime(fh_now()),

@@ -1,16 +1,20 @@
 -- name: repeat_visit_rate
 -- title: Repeat visit rate
--- description: Completed orders followed by another order for the same equipment within 7, 14 and 30 days of
---   completion, as counts and percent of the completed orders.
+-- description: Completed orders followed by another corrective order for the same equipment within 7, 14 and
+--   30 days of completion, as counts and percent of the completed orders.
 -- unit: percent
 -- grain: one row per group
 -- param: from timestamp = 1970-01-01 | start of the period (inclusive): completion
 -- param: to timestamp = 2100-01-01 | end of the period (exclusive)
 -- param: region text? | only this region
+-- param: repeat_types text = corrective | order types (comma-separated: corrective, preventive, installation) that count as a repeat
 -- dimensions: day, week, month, region, priority, tier, product, model, technician, agent, customer
 -- audience: admin, manager, dispatcher, technician, engineer, partner
 -- notes: "Followed" = the next order for the equipment opened after this order's completion (orders opened
---   while this one was still running do not count); cancelled follow-ups count (the customer called again).
+--   while this one was still running do not count) whose type is one of repeat_types; cancelled follow-ups
+--   count (the customer called again). A planned maintenance or installation order is no repeat, as in
+--   first_time_fix_rate. Changed 2026-12: before, an order of any type counted;
+--   repeat_types=corrective,preventive,installation gives the former numbers.
 WITH done AS (
     SELECT * FROM orders
     WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled'
@@ -20,6 +24,7 @@ WITH done AS (
     SELECT d.order_id, min(to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at)) AS gap_s
     FROM done d JOIN orders n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
+    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
     GROUP BY d.order_id
 ), scored AS (
     SELECT d.*, d.resolution_stopped_at AS period_at, x.gap_s FROM done d LEFT JOIN nxt x ON d.order_id = x.order_id

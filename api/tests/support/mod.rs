@@ -146,6 +146,18 @@ pub fn test_config() -> ServeConfig {
 
 /// Start a server over `dir` (whose lake the caller has written, or not).
 pub async fn start_in(dir: tempfile::TempDir, config: ServeConfig, agents: &[(&'static str, Uuid)]) -> Server {
+    start_with(dir, config, agents, false).await
+}
+
+/// [`start_in`], with the dashboard mounted as `fieldhouse serve` mounts it
+/// (cookie login `fh_session=<token>` over the same token store and KPI cache)
+/// when `dashboard` is true.
+pub async fn start_with(
+    dir: tempfile::TempDir,
+    config: ServeConfig,
+    agents: &[(&'static str, Uuid)],
+    dashboard: bool,
+) -> Server {
     let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig::default()).unwrap();
     let store = Arc::new(TokenStore::open_in(dir.path()).unwrap());
     let mut tokens = BTreeMap::new();
@@ -160,9 +172,19 @@ pub async fn start_in(dir: tempfile::TempDir, config: ServeConfig, agents: &[(&'
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = if dashboard {
+        let board = fieldhouse_api::dashboard::DashboardState {
+            engine: state.engine.clone(),
+            cache: state.cache.clone(),
+            auth: state.tokens.clone(),
+        };
+        fieldhouse_api::app_with(state.clone(), axum::Router::new(), fieldhouse_api::dashboard::router(board))
+    } else {
+        app(state.clone())
+    };
     let task = tokio::spawn(serve_on(
         listener,
-        app(state.clone()),
+        router,
         async move {
             let _ = stopped.await;
         },
