@@ -21,9 +21,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Options of `fieldhouse demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    fieldhouse demo --size small              # the one-minute tour: 20 technicians, 3 months\n  \
+    fieldhouse demo                           # the default organisation: 200 technicians, 12 months\n  \
+    fieldhouse --data-dir ./d demo --force    # start over in ./d\n  \
+    fieldhouse demo --size small --no-serve   # stop after the reports")]
 pub(crate) struct DemoArgs {
     /// Size of the simulated organisation: `small` (20 technicians, 3
-    /// months, about a minute), `default` (200 technicians, 12 months) or `large`.
+    /// months: the one-minute tour), `default` (200 technicians, 12 months) or `large`.
     #[arg(long, default_value = "default")]
     pub(crate) size: Size,
     /// Seed of the simulation.
@@ -64,6 +69,57 @@ fn step(n: u32, text: &str) {
     println!("\n[{n}/5] {text}");
 }
 
+/// The demo's steps and how long each took, for the closing summary.
+#[derive(Default)]
+struct Timings {
+    steps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Timings {
+    /// Record that `name` took since `started`, and say so.
+    fn done(&mut self, name: &'static str, started: Instant) {
+        let took = started.elapsed();
+        println!("      {name}: {}", human(took));
+        self.steps.push((name, took));
+    }
+
+    fn print(&self) {
+        let total: std::time::Duration = self.steps.iter().map(|(_, d)| *d).sum();
+        println!("\n      time per step:");
+        for (name, took) in &self.steps {
+            println!("        {name:<14} {:>9}", human(*took));
+        }
+        println!("        {:<14} {:>9}", "total", human(total));
+    }
+}
+
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 { format!("{s:.1} s") } else { format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60) }
+}
+
+/// A spinner with the elapsed time, for steps without a known length.
+fn spinner(text: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("      [{elapsed_precise}] {spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(text.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// A bar over `len` items.
+fn bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("      [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     prepare_dir(data_dir, args.force)?;
     let mut cfg = SimConfig::preset(args.size);
@@ -78,8 +134,11 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     }
     cfg.validate()?;
 
+    let mut timings = Timings::default();
     step(1, &format!("simulating {} technicians over {} months from {}", cfg.technicians, cfg.months, cfg.start));
+    let started = Instant::now();
     let summary = simulate(data_dir, &cfg)?;
+    timings.done("simulation", started);
     println!(
         "      {} orders, {} visits, {} invoices, {} payments, {} claims; {} events",
         summary.orders, summary.visits, summary.invoices, summary.payments, summary.claims, summary.events
@@ -89,17 +148,15 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     step(2, "landing the events in the lake (Delta tables under lake/)");
     let started = Instant::now();
     let lake_dir = data_dir.join("lake");
+    let progress = spinner(&format!("{} events from the outbox", summary.events));
     let stats = rt.block_on(async {
         let lake = Lake::open(&lake_dir.display().to_string()).await?;
         Relay::new(data_dir.join("ops.db"), lake).run_once().await
-    })?;
-    println!(
-        "      {} events in {} commits ({:.1} s), outbox sequence {}",
-        stats.events,
-        stats.commits,
-        started.elapsed().as_secs_f64(),
-        stats.end_version
-    );
+    });
+    progress.finish_and_clear();
+    let stats = stats?;
+    println!("      {} events in {} commits, outbox sequence {}", stats.events, stats.commits, stats.end_version);
+    timings.done("ingest", started);
 
     step(3, "computing KPIs over the simulated period");
     let from = cfg.start.to_string();
@@ -107,7 +164,11 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     let engine = Engine::new(EngineConfig::new(data_dir))?;
     // One reference instant for the whole summary, so the KPIs share the views computed for the first.
     let session = SessionOptions { now: Some(chrono::Utc::now()), ..SessionOptions::default() };
+    let started = Instant::now();
+    let progress = bar(SUMMARY.len() as u64);
+    let mut tables = Vec::new();
     for (kpi, title) in SUMMARY {
+        progress.set_message(*kpi);
         let mut params = BTreeMap::new();
         params.insert("from".to_string(), from.clone());
         params.insert("to".to_string(), to.clone());
@@ -120,6 +181,11 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
             write_batches(&batches, &schema, Format::Table, &mut out)?;
             Ok::<_, fieldhouse_engine::Error>(String::from_utf8_lossy(&out).into_owned())
         });
+        progress.inc(1);
+        tables.push((title, kpi, result));
+    }
+    progress.finish_and_clear();
+    for (title, kpi, result) in tables {
         match result {
             Ok(table) => {
                 println!("\n  {title} ({kpi})");
@@ -130,26 +196,37 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
             Err(e) => println!("\n  {title} ({kpi}): failed: {e}"),
         }
     }
+    timings.done("KPIs", started);
 
     step(4, "writing the scheduled reports for the last full period");
     let config = Config::load(data_dir)?;
-    let last_day = cfg.end().pred_opt().unwrap_or(cfg.end());
+    let started = Instant::now();
+    let progress = bar(config.reports.len() as u64);
+    let mut failed = Vec::new();
     let written = rt.block_on(async {
         let source = EngineSource::open(data_dir)?;
         let mut written = Vec::new();
         for def in &config.reports {
+            progress.set_message(def.name.clone());
             let period = Period::last_full(def.period, cfg.end());
             match run_now(&source, data_dir, def, period, None, None).await {
                 Ok(runs) => written.extend(runs.into_iter().map(|r| r.dir)),
-                Err(e) => println!("      report {} {period} failed: {}", def.name, error_chain(&e)),
+                Err(e) => failed.push(format!("report {} {period} failed: {}", def.name, error_chain(&e))),
             }
+            progress.inc(1);
         }
         Ok::<_, fieldhouse_reports::Error>(written)
-    })?;
-    let _ = last_day;
+    });
+    progress.finish_and_clear();
+    let written = written?;
     for dir in &written {
         println!("      {}", dir.display());
     }
+    for line in &failed {
+        println!("      {line}");
+    }
+    timings.done("reports", started);
+    timings.print();
 
     let token = fieldhouse_api::TokenStore::open_in(data_dir)?.create(
         fieldhouse_engine::Role::Admin,
