@@ -7,7 +7,11 @@
 //! period is the one covered by the latest firing at or before `now`. A
 //! report with successful runs is due for every period after its newest
 //! success up to the newest due period; a report that never ran is due for
-//! the newest due period only (no backfill of history). A period whose last
+//! the newest due period only (no backfill of history). Only scheduled runs
+//! count as "successful runs" there: a manual run (`fieldhouse report run`,
+//! the demo's first reports of a simulated past period) is not run again,
+//! but starts no catch-up from its period, so a report run by hand for last
+//! spring does not make the server backfill every week since. A period whose last
 //! runs failed is due again after `5 min × 2^(failures-1)` until it has
 //! failed `1 + retries` times.
 
@@ -34,6 +38,8 @@ pub const MAX_CATCH_UP: usize = 100;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeriodState {
     pub succeeded: bool,
+    /// Succeeded in a scheduled run (what catching up starts from).
+    pub scheduled: bool,
     /// Failed attempts since the last success (or ever).
     pub failures: u32,
     pub last_finished: Option<DateTime<Utc>>,
@@ -55,6 +61,7 @@ impl RunHistory {
             match r.status {
                 RunStatus::Ok => {
                     st.succeeded = true;
+                    st.scheduled |= r.trigger == Trigger::Schedule;
                     st.failures = 0;
                 }
                 RunStatus::Failed => st.failures += 1,
@@ -109,7 +116,7 @@ impl Scheduler {
             let known = history.periods.get(&def.name);
             let newest_ok = known.and_then(|ps| {
                 ps.iter()
-                    .filter(|(_, s)| s.succeeded)
+                    .filter(|(_, s)| s.scheduled)
                     .filter_map(|(label, _)| Period::parse(def.period, label).ok())
                     .max()
             });

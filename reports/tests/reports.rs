@@ -372,6 +372,26 @@ async fn the_scheduler_catches_up_a_missed_period_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_manual_run_of_an_old_period_starts_no_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(9);
+    let config = only(&Config::defaults().unwrap(), "finance_audit_monthly"); // 05:00 on the 1st
+    // Run by hand for March (as the demo does for its simulated months), then the server starts in December.
+    let def = config.get("finance_audit_monthly").unwrap();
+    let march = Period::parse(def.period, "2026-03").unwrap();
+    fieldhouse_reports::scheduler::run_now(&src, dir.path(), def, march, None, None).await.unwrap();
+    let recs = run_due_with(&src, dir.path(), &config, at(2026, 12, 15, 9), || at(2026, 1, 1, 0)).await.unwrap();
+    // Only the newest due period, not April .. November.
+    assert_eq!(recs.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(), ["2026-11"]);
+    // A period already written by hand is not run again by the schedule.
+    let dir = tempfile::tempdir().unwrap();
+    let november = Period::parse(def.period, "2026-11").unwrap();
+    fieldhouse_reports::scheduler::run_now(&src, dir.path(), def, november, None, None).await.unwrap();
+    let recs = run_due_with(&src, dir.path(), &config, at(2026, 12, 15, 9), || at(2026, 1, 1, 0)).await.unwrap();
+    assert!(recs.is_empty(), "{recs:?}");
+}
+
+#[tokio::test]
 async fn a_failing_report_is_recorded_and_retried_without_stopping_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(9);
