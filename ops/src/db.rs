@@ -17,6 +17,11 @@ use crate::{Error, Result};
 /// How long a connection waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Prepared statements kept per connection: more than the distinct
+/// statements of all operations together (rusqlite's default of 16 is
+/// smaller than one order's lifecycle, so they were prepared again and again).
+const STATEMENT_CACHE: usize = 256;
+
 /// Migrations in order; migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[V1];
 
@@ -121,6 +126,7 @@ CREATE TABLE mobile_actions (
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -135,6 +141,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }

@@ -147,7 +147,7 @@ impl Ops {
         let today = c.at.date_naive();
         self.write(SOURCE_OPS, |tx| {
             let due: Vec<(String, String, i64, NaiveDate)> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT p.id, p.equipment_id, p.interval_days, p.next_due_on FROM maintenance_plans p
                      JOIN equipment e ON e.id = p.equipment_id
                      WHERE p.next_due_on <= ?1 AND e.decommissioned_on IS NULL ORDER BY p.next_due_on, p.id",
@@ -175,10 +175,8 @@ impl Ops {
                         .checked_add_signed(TimeDelta::days(interval))
                         .ok_or_else(|| Error::invalid("interval_days", "date out of range"))?;
                 }
-                tx.execute(
-                    "UPDATE maintenance_plans SET next_due_on = ?2 WHERE id = ?1",
-                    params![plan, db::day(next)],
-                )?;
+                tx.prepare_cached("UPDATE maintenance_plans SET next_due_on = ?2 WHERE id = ?1")?
+                    .execute(params![plan, db::day(next)])?;
             }
             Ok(out)
         })
