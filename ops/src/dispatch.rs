@@ -8,9 +8,11 @@
 //! [`MINUTES_PER_OPEN_ORDER`] per open order) falls after the order's
 //! response deadline. Every component is given as a reason.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use fieldhouse_domain::event::{Channel, OrderType, Priority, ProductDefined, SiteRegistered, TechnicianHired};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -49,6 +51,68 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6371.0 * a.sqrt().asin()
 }
 
+/// The active technicians by id, each with the position of their last
+/// arrival on site (NULLs when they have none): the latest `arrived_at`,
+/// read from the `(technician_id, arrived_at)` index.
+const ACTIVE_TECHNICIANS: &str = "SELECT t.body, v.lat, v.lon FROM technicians t
+     LEFT JOIN visits v ON v.rowid = (SELECT rowid FROM visits WHERE technician_id = t.id AND arrived_at IS NOT NULL
+                                      ORDER BY arrived_at DESC LIMIT 1)
+     WHERE t.left_at IS NULL ORDER BY t.id";
+
+/// Open orders per technician, other than the one being dispatched (`?1`):
+/// searched by the states an order is open in (every [`OrderState`] but
+/// completed, closed and cancelled) through the `state` index, so only the
+/// open orders are read, not every order a technician ever held.
+const OPEN_ORDERS_BY_TECHNICIAN: &str = "SELECT technician_id, COUNT(*) FROM orders
+     WHERE state IN ('open', 'assigned', 'travelling', 'on_site', 'paused', 'visit_ended')
+       AND technician_id IS NOT NULL AND id != ?1 GROUP BY technician_id";
+
+/// A technician scored for an order, before the reasons are written.
+struct Candidate {
+    score: f64,
+    t: TechnicianHired,
+    from: &'static str,
+    distance_km: f64,
+    skill_match: bool,
+    open_orders: i64,
+    eta: DateTime<Utc>,
+    meets: bool,
+}
+
+impl Candidate {
+    fn suggestion(self, family: &str, region: &str) -> Suggestion {
+        let Candidate { score, t, from, distance_km, skill_match, open_orders, eta, meets } = self;
+        let mut reasons = Vec::with_capacity(5);
+        if skill_match {
+            reasons.push(format!("skilled in {family} (+100)"));
+        } else {
+            reasons.push(format!("no {family} skill"));
+        }
+        if t.region == region {
+            reasons.push(format!("works in region {region} (+10)"));
+        }
+        reasons.push(format!("{distance_km:.1} km from {from} (-{:.1})", distance_km * 0.5));
+        reasons.push(format!("{open_orders} open orders (-{})", open_orders * 15));
+        if meets {
+            reasons.push(format!("can arrive by {} within the response deadline", db::ts(eta)));
+        } else {
+            reasons.push(format!("would arrive {} after the response deadline (-40)", db::ts(eta)));
+        }
+        Suggestion {
+            technician_id: t.technician_id,
+            name: t.name,
+            agent_id: t.agent_id,
+            score,
+            skill_match,
+            distance_km: (distance_km * 10.0).round() / 10.0,
+            open_orders,
+            estimated_arrival_at: eta,
+            meets_response_deadline: meets,
+            reasons,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMaintenance {
     pub at: DateTime<Utc>,
@@ -68,73 +132,57 @@ impl Ops {
             }
             let site: SiteRegistered = master::body(c, MasterKind::Site, o.site_id)?;
             let product: ProductDefined = master::body(c, MasterKind::Product, o.product_id)?;
-            let techs: Vec<String> = {
-                let mut stmt = c.prepare_cached("SELECT body FROM technicians WHERE left_at IS NULL ORDER BY id")?;
-                stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?
+            // Every active technician with the position of their last arrival, in one query.
+            let techs: Vec<(String, Option<f64>, Option<f64>)> = {
+                let mut stmt = c.prepare_cached(ACTIVE_TECHNICIANS)?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?
             };
-            let mut out = Vec::new();
-            for body in techs {
+            // Their open orders, other than this one, counted in one pass over the open orders.
+            let open_counts: HashMap<String, i64> = {
+                let mut stmt = c.prepare_cached(OPEN_ORDERS_BY_TECHNICIAN)?;
+                stmt.query_map([db::id(order_id)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<HashMap<_, _>>>()?
+            };
+            // Score every technician; write the reasons only for the ones returned.
+            let mut ranked = Vec::with_capacity(techs.len());
+            for (body, last_lat, last_lon) in techs {
                 let t: TechnicianHired = serde_json::from_str(&body)?;
-                let tid = db::id(t.technician_id);
-                let last: Option<(f64, f64)> = c
-                    .prepare_cached(
-                        "SELECT lat, lon FROM visits WHERE technician_id = ?1 AND arrived_at IS NOT NULL
-                         ORDER BY arrived_at DESC LIMIT 1",
-                    )?
-                    .query_row([&tid], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let (from, (lat, lon)) = match last {
-                    Some(p) => ("last arrival", p),
-                    None => ("home", (t.home_lat, t.home_lon)),
+                let (from, (lat, lon)) = match (last_lat, last_lon) {
+                    (Some(lat), Some(lon)) => ("last arrival", (lat, lon)),
+                    _ => ("home", (t.home_lat, t.home_lon)),
                 };
-                let open_orders: i64 = c
-                    .prepare_cached(
-                        "SELECT COUNT(*) FROM orders WHERE technician_id = ?1 AND id != ?2
-                         AND state NOT IN ('completed', 'closed', 'cancelled')",
-                    )?
-                    .query_row(params![tid, db::id(order_id)], |r| r.get(0))?;
+                let open_orders = open_counts.get(&db::id(t.technician_id)).copied().unwrap_or(0);
                 let distance_km = haversine_km(lat, lon, site.lat, site.lon);
                 let skill_match = t.skills.iter().any(|s| s.eq_ignore_ascii_case(&product.family));
                 let travel_min = (distance_km / TRAVEL_KMH * 60.0).ceil() as i64;
                 let eta = at + TimeDelta::minutes(travel_min + open_orders * MINUTES_PER_OPEN_ORDER);
                 let meets = o.first_arrival_at.is_some() || o.response_due_at.is_none_or(|d| eta <= d);
                 let mut score = 0.0;
-                let mut reasons = Vec::new();
                 if skill_match {
                     score += 100.0;
-                    reasons.push(format!("skilled in {} (+100)", product.family));
-                } else {
-                    reasons.push(format!("no {} skill", product.family));
                 }
                 if t.region == site.region {
                     score += 10.0;
-                    reasons.push(format!("works in region {} (+10)", site.region));
                 }
                 score -= distance_km * 0.5;
-                reasons.push(format!("{distance_km:.1} km from {from} (-{:.1})", distance_km * 0.5));
                 score -= open_orders as f64 * 15.0;
-                reasons.push(format!("{open_orders} open orders (-{})", open_orders * 15));
-                if meets {
-                    reasons.push(format!("can arrive by {} within the response deadline", db::ts(eta)));
-                } else {
+                if !meets {
                     score -= 40.0;
-                    reasons.push(format!("would arrive {} after the response deadline (-40)", db::ts(eta)));
                 }
-                out.push(Suggestion {
-                    technician_id: t.technician_id,
-                    name: t.name,
-                    agent_id: t.agent_id,
+                ranked.push(Candidate {
                     score: (score * 10.0).round() / 10.0,
+                    t,
+                    from,
+                    distance_km,
                     skill_match,
-                    distance_km: (distance_km * 10.0).round() / 10.0,
                     open_orders,
-                    estimated_arrival_at: eta,
-                    meets_response_deadline: meets,
-                    reasons,
+                    eta,
+                    meets,
                 });
             }
-            out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.technician_id.cmp(&b.technician_id)));
-            out.truncate(limit.max(1));
+            ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.t.technician_id.cmp(&b.t.technician_id)));
+            ranked.truncate(limit.max(1));
+            let out = ranked.into_iter().map(|k| k.suggestion(&product.family, &site.region)).collect();
             Ok(out)
         })
     }
@@ -180,5 +228,18 @@ impl Ops {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_orders_query_lists_exactly_the_open_states() {
+        let closed = [OrderState::Completed, OrderState::Closed, OrderState::Cancelled];
+        let open: Vec<String> =
+            OrderState::ALL.iter().filter(|s| !closed.contains(s)).map(|s| format!("'{}'", s.as_str())).collect();
+        assert!(OPEN_ORDERS_BY_TECHNICIAN.contains(&format!("state IN ({})", open.join(", "))));
     }
 }
