@@ -102,8 +102,35 @@ pub struct BulkStats {
     pub batches: u64,
 }
 
+/// Page cache of the writer during a bulk load, in KiB (as `cache_size`
+/// takes it, negative).
+const BULK_CACHE_KIB: i64 = -128 * 1024;
+
+/// Connection settings a bulk load changes, as they were before it.
+#[derive(Debug, Clone, Copy)]
+struct Pragmas {
+    temp_store: i64,
+    cache_size: i64,
+}
+
+impl Pragmas {
+    fn read(conn: &Connection) -> rusqlite::Result<Pragmas> {
+        Ok(Pragmas {
+            temp_store: conn.pragma_query_value(None, "temp_store", |r| r.get(0))?,
+            cache_size: conn.pragma_query_value(None, "cache_size", |r| r.get(0))?,
+        })
+    }
+
+    fn restore(self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "temp_store", self.temp_store)?;
+        conn.pragma_update(None, "cache_size", self.cache_size)
+    }
+}
+
 /// The writer's side of a bulk load.
 struct BulkState {
+    /// Settings to put back when the load ends (`synchronous` is FULL).
+    restore: Pragmas,
     options: BulkOptions,
     /// Operations in the open batch; 0 when no batch is open.
     pending: u32,
@@ -192,10 +219,17 @@ impl Ops {
         if w.bulk.is_some() {
             return Err(crate::Error::conflict("bulk_load_active", "a bulk load is already in progress"));
         }
+        let restore = Pragmas::read(&w.conn)?;
         if !options.durable_batches {
             w.conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
+        // Savepoint journals in memory, not a temporary file written at
+        // every operation's first change of a page; a page cache large
+        // enough for the indexes a load keeps touching.
+        w.conn.pragma_update(None, "temp_store", "MEMORY")?;
+        w.conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
         w.bulk = Some(BulkState {
+            restore,
             options,
             pending: 0,
             batch_started: Instant::now(),
@@ -409,7 +443,8 @@ impl Writer {
         }
         // The log is fsynced by the checkpoint (synchronous is FULL again),
         // so everything committed in NORMAL mode is durable after it.
-        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let restored =
+            self.conn.pragma_update(None, "synchronous", "FULL").and_then(|()| state.restore.restore(&self.conn));
         let checkpoint = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
@@ -625,5 +660,118 @@ impl Tx<'_> {
         };
         outbox::append(&self.conn, &event)?;
         Ok(event_id)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::TimeZone;
+    use fieldhouse_domain::event::ManufacturerRegistered;
+    use rusqlite::params;
+
+    use super::*;
+    use crate::master::RegisterManufacturer;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap()
+    }
+
+    fn register(ops: &Ops, name: &str) -> Uuid {
+        ops.register_manufacturer(RegisterManufacturer { name: name.into(), at: at() }).unwrap().manufacturer_id
+    }
+
+    /// An operation refused after it wrote a row, drew ids and emitted an event.
+    fn refused_late(ops: &Ops) -> crate::Error {
+        ops.write(SOURCE_OPS, |tx| {
+            let id = tx.new_id(at());
+            let ev = ManufacturerRegistered { manufacturer_id: id, name: "late".into() };
+            tx.prepare_cached("INSERT INTO manufacturers (id, body) VALUES (?1, ?2)")?
+                .execute(params![db::id(id), serde_json::to_string(&ev)?])?;
+            tx.emit(at(), ev)?;
+            Err::<(), _>(crate::Error::invalid("name", "refused after writing"))
+        })
+        .unwrap_err()
+    }
+
+    /// Rows of the outbox and of the manufacturers, as the writer sees them.
+    fn rows(ops: &Ops) -> (Vec<String>, Vec<String>) {
+        ops.read(|c| {
+            let mut out = Vec::new();
+            for sql in
+                ["SELECT seq || body FROM outbox ORDER BY seq", "SELECT id || body FROM manufacturers ORDER BY id"]
+            {
+                let mut stmt = c.prepare(sql)?;
+                out.push(stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?);
+            }
+            Ok((out.remove(0), out.remove(0)))
+        })
+        .unwrap()
+    }
+
+    fn synchronous(ops: &Ops) -> i64 {
+        ops.writer().conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_late_refusal_in_a_bulk_load_rolls_back_rows_events_and_ids() {
+        let scenario = |bulk: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig { id_seed: Some(9) }).unwrap();
+            let load = bulk.then(|| ops.bulk(BulkOptions::default()).unwrap());
+            let first = register(&ops, "first");
+            let before = rows(&ops);
+            assert_eq!(refused_late(&ops).code(), "invalid");
+            assert_eq!(rows(&ops), before, "no row, no event left");
+            let next = register(&ops, "next");
+            let after = rows(&ops);
+            if let Some(load) = load {
+                let stats = load.finish().unwrap();
+                assert_eq!((stats.operations, stats.rolled_back, stats.batches), (3, 1, 1));
+            }
+            assert_eq!(rows(&ops), after, "committed at the end");
+            (first, next, after)
+        };
+        let (plain, bulk) = (scenario(false), scenario(true));
+        assert_eq!(bulk, plain, "the same ids after the refusal, the same rows");
+        assert_eq!(plain.2.0.len(), 2);
+    }
+
+    #[test]
+    fn a_bulk_load_relaxes_synchronous_only_while_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig::default()).unwrap();
+        assert_eq!(synchronous(&ops), 2, "FULL");
+        let load = ops.bulk(BulkOptions::default()).unwrap();
+        assert_eq!(synchronous(&ops), 1, "NORMAL");
+        register(&ops, "a");
+        load.finish().unwrap();
+        assert_eq!(synchronous(&ops), 2, "FULL again");
+        let cache: i64 = ops.writer().conn.pragma_query_value(None, "cache_size", |r| r.get(0)).unwrap();
+        assert_eq!(cache, -2000, "SQLite's default page cache again");
+        let load = ops.bulk(BulkOptions { durable_batches: true, ..BulkOptions::default() }).unwrap();
+        assert_eq!(synchronous(&ops), 2, "durable batches keep FULL");
+        drop(load);
+        assert_eq!(synchronous(&ops), 2);
+        assert!(!ops.inner.bulk.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_batch_sqlite_rolled_back_fails_the_rest_of_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig::default()).unwrap();
+        let load = ops.bulk(BulkOptions::default()).unwrap();
+        register(&ops, "lost");
+        // As SQLite does on an I/O error or a full disk: the whole transaction is gone.
+        let e = ops.write(SOURCE_OPS, |tx| Ok(tx.execute_batch("ROLLBACK")?)).unwrap_err();
+        assert_eq!(e.code(), "internal");
+        let e = ops.register_manufacturer(RegisterManufacturer { name: "b".into(), at: at() }).unwrap_err();
+        assert!(e.to_string().contains("database") && matches!(e, crate::Error::Sqlite(_)), "{e:?}");
+        assert!(load.finish().is_err(), "the load reports the lost batch");
+        // The database is usable again, without what the lost batch held.
+        assert_eq!(rows(&ops).1.len(), 0);
+        register(&ops, "after");
+        assert_eq!(rows(&ops).1.len(), 1);
+        assert_eq!(synchronous(&ops), 2);
     }
 }

@@ -54,7 +54,17 @@ pub fn simulate(
     cfg: &SimConfig,
     progress: Option<&dyn Fn(Progress)>,
 ) -> Result<SimSummary> {
-    simulate_into(data_dir, cfg, progress, Some(bulk_options()))
+    simulate_bulk(data_dir, cfg, progress, bulk_options())
+}
+
+/// [`simulate`] with other batches (`options`); the outbox is the same.
+pub fn simulate_bulk(
+    data_dir: &std::path::Path,
+    cfg: &SimConfig,
+    progress: Option<&dyn Fn(Progress)>,
+    options: fieldhouse_ops::BulkOptions,
+) -> Result<SimSummary> {
+    simulate_into(data_dir, cfg, progress, Some(options))
 }
 
 /// [`simulate`] with one transaction and one durable commit per operation,
