@@ -193,41 +193,117 @@ pub(crate) trait RowExt {
     fn opt_instant(&self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>>;
     fn date(&self, col: &str) -> rusqlite::Result<NaiveDate>;
     fn parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<T>;
-    fn opt_parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<Option<T>>;
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Msg(String);
 
+fn to_uuid(col: &str, s: String) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(&s).map_err(|e| conv_err(col, e))
+}
+
+fn to_instant(col: &str, s: String) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e))
+}
+
+fn to_date(col: &str, s: String) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| conv_err(col, e))
+}
+
+fn to_parsed<T: std::str::FromStr<Err = String>>(col: &str, s: String) -> rusqlite::Result<T> {
+    s.parse().map_err(|e| conv_err(col, Msg(e)))
+}
+
 impl RowExt for Row<'_> {
     fn uuid(&self, col: &str) -> rusqlite::Result<Uuid> {
-        let s: String = self.get(col)?;
-        Uuid::parse_str(&s).map_err(|e| conv_err(col, e))
+        to_uuid(col, self.get(col)?)
     }
     fn opt_uuid(&self, col: &str) -> rusqlite::Result<Option<Uuid>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| Uuid::parse_str(&s).map_err(|e| conv_err(col, e))).transpose()
+        self.get::<_, Option<String>>(col)?.map(|s| to_uuid(col, s)).transpose()
     }
     fn instant(&self, col: &str) -> rusqlite::Result<DateTime<Utc>> {
-        let s: String = self.get(col)?;
-        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e))
+        to_instant(col, self.get(col)?)
     }
     fn opt_instant(&self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e)))
-            .transpose()
+        self.get::<_, Option<String>>(col)?.map(|s| to_instant(col, s)).transpose()
     }
     fn date(&self, col: &str) -> rusqlite::Result<NaiveDate> {
-        let s: String = self.get(col)?;
-        NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| conv_err(col, e))
+        to_date(col, self.get(col)?)
     }
     fn parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<T> {
-        let s: String = self.get(col)?;
-        s.parse().map_err(|e| conv_err(col, Msg(e)))
+        to_parsed(col, self.get(col)?)
     }
-    fn opt_parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<Option<T>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| s.parse().map_err(|e| conv_err(col, Msg(e)))).transpose()
+}
+
+/// Reads the columns of a wide row one after the other, by position: a
+/// lookup by name compares the name with every column's, which for the
+/// 33 columns of `orders`, read at every step of an order, was most of the
+/// cost of loading one. Each read names the column it expects next; when
+/// the column there is called otherwise (the query changed), it is looked
+/// up by name, so a read is never of the wrong column.
+pub(crate) struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl<'a, 'r> Columns<'a, 'r> {
+    /// Start at the first column of `row`.
+    pub(crate) fn new(row: &'a Row<'r>) -> Columns<'a, 'r> {
+        Columns { row, next: 0 }
+    }
+
+    fn index(&mut self, col: &str) -> rusqlite::Result<usize> {
+        let stmt = self.row.as_ref();
+        let i = match stmt.column_name(self.next) {
+            Ok(name) if name == col => self.next,
+            _ => stmt.column_index(col)?,
+        };
+        self.next = i + 1;
+        Ok(i)
+    }
+
+    pub(crate) fn get<T: rusqlite::types::FromSql>(&mut self, col: &str) -> rusqlite::Result<T> {
+        let i = self.index(col)?;
+        self.row.get(i)
+    }
+    pub(crate) fn uuid(&mut self, col: &str) -> rusqlite::Result<Uuid> {
+        to_uuid(col, self.get(col)?)
+    }
+    pub(crate) fn opt_uuid(&mut self, col: &str) -> rusqlite::Result<Option<Uuid>> {
+        self.get::<Option<String>>(col)?.map(|s| to_uuid(col, s)).transpose()
+    }
+    pub(crate) fn instant(&mut self, col: &str) -> rusqlite::Result<DateTime<Utc>> {
+        to_instant(col, self.get(col)?)
+    }
+    pub(crate) fn opt_instant(&mut self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        self.get::<Option<String>>(col)?.map(|s| to_instant(col, s)).transpose()
+    }
+    pub(crate) fn parsed<T: std::str::FromStr<Err = String>>(&mut self, col: &str) -> rusqlite::Result<T> {
+        to_parsed(col, self.get(col)?)
+    }
+    pub(crate) fn opt_parsed<T: std::str::FromStr<Err = String>>(&mut self, col: &str) -> rusqlite::Result<Option<T>> {
+        self.get::<Option<String>>(col)?.map(|s| to_parsed(col, s)).transpose()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_read_by_position_and_fall_back_to_names() {
+        let conn = Connection::open_in_memory().unwrap();
+        let row = |sql: &str| {
+            conn.query_row(sql, [], |r| {
+                let mut c = Columns::new(r);
+                Ok((c.get::<i64>("a")?, c.get::<i64>("b")?, c.get::<i64>("c")?))
+            })
+        };
+        assert_eq!(row("SELECT 1 AS a, 2 AS b, 3 AS c").unwrap(), (1, 2, 3));
+        // Another order of columns: still each by its name.
+        assert_eq!(row("SELECT 3 AS c, 1 AS a, 2 AS b").unwrap(), (1, 2, 3));
+        assert!(row("SELECT 1 AS a, 2 AS b").is_err(), "a missing column is an error");
     }
 }

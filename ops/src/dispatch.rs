@@ -9,6 +9,7 @@
 //! response deadline. Every component is given as a reason.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use fieldhouse_domain::event::{Channel, OrderType, Priority, ProductDefined, SiteRegistered, TechnicianHired};
@@ -54,23 +55,51 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 /// The active technicians by id, each with the position of their last
 /// arrival on site (NULLs when they have none): the latest `arrived_at`,
 /// read from the `(technician_id, arrived_at)` index.
-const ACTIVE_TECHNICIANS: &str = "SELECT t.body, v.lat, v.lon FROM technicians t
+const ACTIVE_TECHNICIANS: &str = "SELECT t.id, t.body, v.lat, v.lon FROM technicians t
      LEFT JOIN visits v ON v.rowid = (SELECT rowid FROM visits WHERE technician_id = t.id AND arrived_at IS NOT NULL
                                       ORDER BY arrived_at DESC LIMIT 1)
      WHERE t.left_at IS NULL ORDER BY t.id";
 
-/// Open orders per technician, other than the one being dispatched (`?1`):
-/// searched by the states an order is open in (every [`OrderState`] but
-/// completed, closed and cancelled) through the `state` index, so only the
-/// open orders are read, not every order a technician ever held.
+/// Open orders per technician: searched by the states an order is open in
+/// (every [`OrderState`] but completed, closed and cancelled) through the
+/// `state` index, so only the open orders are read, not every order a
+/// technician ever held.
 const OPEN_ORDERS_BY_TECHNICIAN: &str = "SELECT technician_id, COUNT(*) FROM orders
      WHERE state IN ('open', 'assigned', 'travelling', 'on_site', 'paused', 'visit_ended')
-       AND technician_id IS NOT NULL AND id != ?1 GROUP BY technician_id";
+       AND technician_id IS NOT NULL GROUP BY technician_id";
+
+/// A text column, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| Error::corrupt(format!("technicians column {i}: {e}")))
+}
+
+/// Decoded technicians by id, each with the stored body it was decoded
+/// from. A suggestion reads every active technician, and decoding their
+/// JSON every time was a good part of its cost. An entry is used only while
+/// the stored body is byte for byte the one it came from, so it is never
+/// stale, whichever connection or snapshot reads the table.
+#[derive(Debug, Default)]
+pub(crate) struct TechnicianCache {
+    by_id: HashMap<String, (String, Arc<TechnicianHired>)>,
+}
+
+impl TechnicianCache {
+    fn get(&mut self, id: &str, body: &str) -> Result<Arc<TechnicianHired>> {
+        if let Some((cached, t)) = self.by_id.get(id)
+            && cached == body
+        {
+            return Ok(Arc::clone(t));
+        }
+        let t: Arc<TechnicianHired> = Arc::new(serde_json::from_str(body)?);
+        self.by_id.insert(id.to_owned(), (body.to_owned(), Arc::clone(&t)));
+        Ok(t)
+    }
+}
 
 /// A technician scored for an order, before the reasons are written.
 struct Candidate {
     score: f64,
-    t: TechnicianHired,
+    t: Arc<TechnicianHired>,
     from: &'static str,
     distance_km: f64,
     skill_match: bool,
@@ -100,7 +129,7 @@ impl Candidate {
         }
         Suggestion {
             technician_id: t.technician_id,
-            name: t.name,
+            name: t.name.clone(),
             agent_id: t.agent_id,
             score,
             skill_match,
@@ -133,20 +162,29 @@ impl Ops {
             let site: SiteRegistered = master::body(c, MasterKind::Site, o.site_id)?;
             let product: ProductDefined = master::body(c, MasterKind::Product, o.product_id)?;
             // Every active technician with the position of their last arrival, in one query.
-            let techs: Vec<(String, Option<f64>, Option<f64>)> = {
+            let techs: Vec<(Arc<TechnicianHired>, Option<f64>, Option<f64>)> = {
+                let mut cache = self.technician_cache();
                 let mut stmt = c.prepare_cached(ACTIVE_TECHNICIANS)?;
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?
+                let mut rows = stmt.query([])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let t = cache.get(text(r, 0)?, text(r, 1)?)?;
+                    out.push((t, r.get(2)?, r.get(3)?));
+                }
+                out
             };
-            // Their open orders, other than this one, counted in one pass over the open orders.
-            let open_counts: HashMap<String, i64> = {
+            // Open orders per technician, in one pass over the open orders;
+            // this order (open, since it is not finished) is not counted.
+            let mut open_counts: HashMap<String, i64> = {
                 let mut stmt = c.prepare_cached(OPEN_ORDERS_BY_TECHNICIAN)?;
-                stmt.query_map([db::id(order_id)], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<HashMap<_, _>>>()?
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<HashMap<_, _>>>()?
             };
+            if let Some(n) = o.technician_id.and_then(|t| open_counts.get_mut(&db::id(t))) {
+                *n -= 1;
+            }
             // Score every technician; write the reasons only for the ones returned.
             let mut ranked = Vec::with_capacity(techs.len());
-            for (body, last_lat, last_lon) in techs {
-                let t: TechnicianHired = serde_json::from_str(&body)?;
+            for (t, last_lat, last_lon) in techs {
                 let (from, (lat, lon)) = match (last_lat, last_lon) {
                     (Some(lat), Some(lon)) => ("last arrival", (lat, lon)),
                     _ => ("home", (t.home_lat, t.home_lon)),

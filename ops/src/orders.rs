@@ -363,7 +363,9 @@ impl OrderView {
     }
 }
 
+/// An order row (`SELECT *`), its columns read in table order.
 fn map_order(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderView> {
+    let mut r = db::Columns::new(r);
     Ok(OrderView {
         order_id: r.uuid("id")?,
         order_type: r.parsed("order_type")?,

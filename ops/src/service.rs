@@ -55,6 +55,8 @@ struct Inner {
     /// batch not committed yet. Set and cleared under the writer lock; read
     /// without it so that reads outside a bulk load never touch that lock.
     bulk: AtomicBool,
+    /// Technicians decoded for suggestions.
+    technicians: Mutex<crate::dispatch::TechnicianCache>,
 }
 
 impl std::fmt::Debug for Ops {
@@ -192,6 +194,7 @@ impl Ops {
                 writer: Mutex::new(Writer { conn, rng, bulk: None }),
                 readers: Mutex::new(Vec::new()),
                 bulk: AtomicBool::new(false),
+                technicians: Mutex::new(Default::default()),
             }),
         })
     }
@@ -260,6 +263,11 @@ impl Ops {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The decoded technicians of [`Ops::suggest_technicians`].
+    pub(crate) fn technician_cache(&self) -> MutexGuard<'_, crate::dispatch::TechnicianCache> {
+        self.inner.technicians.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {

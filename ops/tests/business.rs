@@ -588,6 +588,18 @@ fn dispatch_ranks_the_skilled_nearby_technician_first_with_reasons() {
     let s = w.ops.suggest_technicians(o.order_id, t(2026, 3, 10, 9, 0), 10).unwrap();
     assert_eq!(s[0].technician_id, w.agent_tech, "{s:#?}");
     assert_eq!(s[1].open_orders, 3);
+    // The order being dispatched does not count against the technician holding it,
+    // and a technician's position is their last arrival.
+    w.ops.assign(o.order_id, AssignOrder { technician_id: w.tech, at: t(2026, 3, 10, 9, 0) }).unwrap();
+    w.ops.start_travel(o.order_id, StartTravel { at: t(2026, 3, 10, 9, 1) }).unwrap();
+    w.ops.arrive(o.order_id, Arrive { lat: SITE_LAT + 0.5, lon: SITE_LON, at: t(2026, 3, 10, 9, 30) }).unwrap();
+    let s = w.ops.suggest_technicians(o.order_id, t(2026, 3, 10, 9, 40), 10).unwrap();
+    let ada = s.iter().find(|x| x.technician_id == w.tech).unwrap();
+    assert_eq!(ada.open_orders, 3, "{ada:#?}");
+    assert!((ada.distance_km - 55.6).abs() < 0.1, "{ada:#?}");
+    assert!(ada.reasons.iter().any(|r| r.ends_with("km from last arrival (-27.8)")), "{ada:#?}");
+    let cem = s.iter().find(|x| x.technician_id == w.agent_tech).unwrap();
+    assert!(cem.reasons.iter().any(|r| r.contains("km from home")), "{cem:#?}");
 }
 
 #[test]
