@@ -23,7 +23,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 256;
 
 /// Migrations in order; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Open orders per technician from the index alone (dispatch suggestions
+/// count them for every technician at every dispatch): `(state,
+/// technician_id)` replaces the index on `state`, of which it is a prefix.
+const V2: &str = r#"
+CREATE INDEX orders_state_technician ON orders(state, technician_id);
+DROP INDEX orders_state;
+"#;
 
 const V1: &str = r#"
 CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, body TEXT NOT NULL);
@@ -291,6 +299,25 @@ impl<'a, 'r> Columns<'a, 'r> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_to_the_current_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(indexes.contains(&"orders_state_technician".to_string()), "{indexes:?}");
+        assert!(!indexes.contains(&"orders_state".to_string()), "{indexes:?}");
+    }
 
     #[test]
     fn columns_read_by_position_and_fall_back_to_names() {

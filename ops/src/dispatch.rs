@@ -52,18 +52,20 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6371.0 * a.sqrt().asin()
 }
 
-/// The active technicians by id, each with the position of their last
-/// arrival on site (NULLs when they have none): the latest `arrived_at`,
-/// read from the `(technician_id, arrived_at)` index.
+/// The active technicians, each with the position of their last arrival on
+/// site (NULLs when they have none): the latest `arrived_at`, read from the
+/// `(technician_id, arrived_at)` index. In table order: the ranking orders
+/// them (by score, then id).
 const ACTIVE_TECHNICIANS: &str = "SELECT t.id, t.body, v.lat, v.lon FROM technicians t
      LEFT JOIN visits v ON v.rowid = (SELECT rowid FROM visits WHERE technician_id = t.id AND arrived_at IS NOT NULL
                                       ORDER BY arrived_at DESC LIMIT 1)
-     WHERE t.left_at IS NULL ORDER BY t.id";
+     WHERE t.left_at IS NULL";
 
 /// Open orders per technician: searched by the states an order is open in
-/// (every [`OrderState`] but completed, closed and cancelled) through the
-/// `state` index, so only the open orders are read, not every order a
-/// technician ever held.
+/// (every [`OrderState`] but completed, closed and cancelled) in the
+/// `(state, technician_id)` index, which answers it alone: only the open
+/// orders are read, not every order a technician ever held, and no row of
+/// `orders` itself.
 const OPEN_ORDERS_BY_TECHNICIAN: &str = "SELECT technician_id, COUNT(*) FROM orders
      WHERE state IN ('open', 'assigned', 'travelling', 'on_site', 'paused', 'visit_ended')
        AND technician_id IS NOT NULL GROUP BY technician_id";
@@ -175,11 +177,16 @@ impl Ops {
             };
             // Open orders per technician, in one pass over the open orders;
             // this order (open, since it is not finished) is not counted.
-            let mut open_counts: HashMap<String, i64> = {
+            let mut open_counts: HashMap<Uuid, i64> = {
                 let mut stmt = c.prepare_cached(OPEN_ORDERS_BY_TECHNICIAN)?;
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<HashMap<_, _>>>()?
+                let mut rows = stmt.query([])?;
+                let mut out = HashMap::new();
+                while let Some(r) = rows.next()? {
+                    out.insert(r.uuid("technician_id")?, r.get(1)?);
+                }
+                out
             };
-            if let Some(n) = o.technician_id.and_then(|t| open_counts.get_mut(&db::id(t))) {
+            if let Some(n) = o.technician_id.and_then(|t| open_counts.get_mut(&t)) {
                 *n -= 1;
             }
             // Score every technician; write the reasons only for the ones returned.
@@ -189,7 +196,7 @@ impl Ops {
                     (Some(lat), Some(lon)) => ("last arrival", (lat, lon)),
                     _ => ("home", (t.home_lat, t.home_lon)),
                 };
-                let open_orders = open_counts.get(&db::id(t.technician_id)).copied().unwrap_or(0);
+                let open_orders = open_counts.get(&t.technician_id).copied().unwrap_or(0);
                 let distance_km = haversine_km(lat, lon, site.lat, site.lon);
                 let skill_match = t.skills.iter().any(|s| s.eq_ignore_ascii_case(&product.family));
                 let travel_min = (distance_km / TRAVEL_KMH * 60.0).ceil() as i64;
@@ -270,6 +277,7 @@ impl Ops {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -279,5 +287,23 @@ mod tests {
         let open: Vec<String> =
             OrderState::ALL.iter().filter(|s| !closed.contains(s)).map(|s| format!("'{}'", s.as_str())).collect();
         assert!(OPEN_ORDERS_BY_TECHNICIAN.contains(&format!("state IN ({})", open.join(", "))));
+    }
+
+    /// The plans of the queries every suggestion runs.
+    fn plan(sql: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = db::open_writer(&dir.path().join("ops.db")).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.collect::<rusqlite::Result<Vec<_>>>().unwrap().join("\n")
+    }
+
+    #[test]
+    fn suggestions_read_indexes_not_every_order_or_visit() {
+        let open = plan(OPEN_ORDERS_BY_TECHNICIAN);
+        assert!(open.contains("USING COVERING INDEX orders_state_technician (state=?"), "{open}");
+        let techs = plan(ACTIVE_TECHNICIANS);
+        assert!(techs.contains("USING COVERING INDEX visits_technician (technician_id=? AND arrived_at>?)"), "{techs}");
+        assert!(techs.contains("SEARCH v USING INTEGER PRIMARY KEY (rowid=?)"), "{techs}");
     }
 }
