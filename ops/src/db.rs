@@ -25,12 +25,23 @@ const STATEMENT_CACHE: usize = 256;
 /// Migrations in order; migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[V1, V2];
 
-/// Open orders per technician from the index alone (dispatch suggestions
-/// count them for every technician at every dispatch): `(state,
-/// technician_id)` replaces the index on `state`, of which it is a prefix.
+/// What dispatch suggestions read for every technician at every dispatch,
+/// kept where one read finds it:
+/// - open orders per technician from an index alone: `(state,
+///   technician_id)` replaces the index on `state`, of which it is a prefix;
+/// - each technician's last arrival on site (the latest `arrived_at` of
+///   their visits, ties to the later visit row), kept on the technician by
+///   every arrival and filled from the visits here.
 const V2: &str = r#"
 CREATE INDEX orders_state_technician ON orders(state, technician_id);
 DROP INDEX orders_state;
+ALTER TABLE technicians ADD COLUMN last_arrived_at TEXT;
+ALTER TABLE technicians ADD COLUMN last_arrival_visit INTEGER;
+ALTER TABLE technicians ADD COLUMN last_lat REAL;
+ALTER TABLE technicians ADD COLUMN last_lon REAL;
+UPDATE technicians SET (last_arrived_at, last_arrival_visit, last_lat, last_lon) = (
+    SELECT arrived_at, rowid, lat, lon FROM visits
+    WHERE technician_id = technicians.id AND arrived_at IS NOT NULL ORDER BY arrived_at DESC, rowid DESC LIMIT 1);
 "#;
 
 const V1: &str = r#"
@@ -317,6 +328,41 @@ mod tests {
             .unwrap();
         assert!(indexes.contains(&"orders_state_technician".to_string()), "{indexes:?}");
         assert!(!indexes.contains(&"orders_state".to_string()), "{indexes:?}");
+    }
+
+    #[test]
+    fn the_migration_fills_in_each_technicians_last_arrival() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO technicians (id, body) VALUES ('a', '{}'), ('b', '{}'), ('c', '{}');
+             INSERT INTO visits (rowid, id, order_id, technician_id, travel_started_at, arrived_at, lat, lon) VALUES
+               (1, 'v1', 'o', 'a', 't', '2026-01-02T10:00:00.000000Z', 1.0, 1.0),
+               (2, 'v2', 'o', 'a', 't', '2026-01-03T09:00:00.000000Z', 2.0, 2.0),
+               (3, 'v3', 'o', 'a', 't', '2026-01-01T10:00:00.000000Z', 3.0, 3.0),
+               (4, 'v4', 'o', 'a', 't', NULL, NULL, NULL),
+               (5, 'v5', 'o', 'b', 't', '2026-01-02T10:00:00.000000Z', 5.0, 5.0),
+               (6, 'v6', 'o', 'b', 't', '2026-01-02T10:00:00.000000Z', 6.0, 6.0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let last = |id: &str| {
+            conn.query_row(
+                "SELECT last_arrived_at, last_arrival_visit, last_lat FROM technicians WHERE id = ?1",
+                [id],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<f64>>(2)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(last("a"), (Some("2026-01-03T09:00:00.000000Z".into()), Some(2), Some(2.0)), "the latest instant");
+        assert_eq!(
+            last("b"),
+            (Some("2026-01-02T10:00:00.000000Z".into()), Some(6), Some(6.0)),
+            "a tie: the later visit"
+        );
+        assert_eq!(last("c"), (None, None, None), "never arrived");
     }
 
     #[test]

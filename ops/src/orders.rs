@@ -845,6 +845,17 @@ pub(crate) fn arrive_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &Arrive) -> Result<O
     )?;
     tx.prepare_cached("UPDATE visits SET arrived_at = ?2, lat = ?3, lon = ?4, arrival_event_id = ?5 WHERE id = ?1")?
         .execute(params![db::id(visit_id), db::ts(c.at), c.lat, c.lon, db::id(event_id)])?;
+    // The technician's last arrival (where suggestions measure from): this
+    // one, unless one at a later instant (or a later visit at the same
+    // instant) is recorded already, e.g. before an offline batch arrives.
+    tx.prepare_cached(
+        "UPDATE technicians
+         SET last_arrived_at = v.arrived_at, last_arrival_visit = v.rowid, last_lat = v.lat, last_lon = v.lon
+         FROM visits v WHERE v.id = ?1 AND technicians.id = v.technician_id
+           AND (technicians.last_arrived_at IS NULL
+                OR (technicians.last_arrived_at, technicians.last_arrival_visit) < (v.arrived_at, v.rowid))",
+    )?
+    .execute([db::id(visit_id)])?;
     tx.prepare_cached(
         "UPDATE orders SET state = ?2, first_arrival_at = COALESCE(first_arrival_at, ?3), updated_at = ?3 WHERE id = ?1",
     )?

@@ -108,11 +108,15 @@ pub struct BulkStats {
 /// takes it, negative).
 const BULK_CACHE_KIB: i64 = -128 * 1024;
 
+/// Write-ahead log pages after which a bulk load's commit checkpoints.
+const BULK_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
 /// Connection settings a bulk load changes, as they were before it.
 #[derive(Debug, Clone, Copy)]
 struct Pragmas {
     temp_store: i64,
     cache_size: i64,
+    wal_autocheckpoint: i64,
 }
 
 impl Pragmas {
@@ -120,12 +124,14 @@ impl Pragmas {
         Ok(Pragmas {
             temp_store: conn.pragma_query_value(None, "temp_store", |r| r.get(0))?,
             cache_size: conn.pragma_query_value(None, "cache_size", |r| r.get(0))?,
+            wal_autocheckpoint: conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?,
         })
     }
 
     fn restore(self, conn: &Connection) -> rusqlite::Result<()> {
         conn.pragma_update(None, "temp_store", self.temp_store)?;
-        conn.pragma_update(None, "cache_size", self.cache_size)
+        conn.pragma_update(None, "cache_size", self.cache_size)?;
+        conn.pragma_update(None, "wal_autocheckpoint", self.wal_autocheckpoint)
     }
 }
 
@@ -231,6 +237,10 @@ impl Ops {
         // enough for the indexes a load keeps touching.
         w.conn.pragma_update(None, "temp_store", "MEMORY")?;
         w.conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
+        // Checkpoints every 64 MiB of log, not every 4 MiB: the pages a load
+        // keeps changing (index leaves, the outbox's end) are copied into the
+        // database once per checkpoint, not after nearly every batch.
+        w.conn.pragma_update(None, "wal_autocheckpoint", BULK_AUTOCHECKPOINT_PAGES)?;
         w.bulk = Some(BulkState {
             restore,
             options,
@@ -757,6 +767,8 @@ mod tests {
         assert_eq!(synchronous(&ops), 2, "FULL again");
         let cache: i64 = ops.writer().conn.pragma_query_value(None, "cache_size", |r| r.get(0)).unwrap();
         assert_eq!(cache, -2000, "SQLite's default page cache again");
+        let pages: i64 = ops.writer().conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)).unwrap();
+        assert_eq!(pages, 1000, "SQLite's default checkpoints again");
         let load = ops.bulk(BulkOptions { durable_batches: true, ..BulkOptions::default() }).unwrap();
         assert_eq!(synchronous(&ops), 2, "durable batches keep FULL");
         drop(load);
