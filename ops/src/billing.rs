@@ -409,12 +409,19 @@ impl Ops {
             }
             let issued_on = c.at.date_naive();
             let credit_note_id = tx.new_id(c.at);
-            tx.prepare_cached("INSERT INTO credit_notes (id, invoice_id, amount_cents, issued_on, reason) VALUES (?1, ?2, ?3, ?4, ?5)")?
-.execute(params![db::id(credit_note_id), db::id(invoice_id), c.amount_cents, db::day(issued_on), c.reason],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO credit_notes (id, invoice_id, amount_cents, issued_on, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                db::id(credit_note_id),
+                db::id(invoice_id),
+                c.amount_cents,
+                db::day(issued_on),
+                c.reason
+            ])?;
             tx.prepare_cached("UPDATE invoices SET credited_cents = credited_cents + ?2 WHERE id = ?1")?
-.execute(params![db::id(invoice_id), c.amount_cents],
-            )?;
+                .execute(params![db::id(invoice_id), c.amount_cents])?;
             tx.emit(
                 c.at,
                 CreditNoteIssued {

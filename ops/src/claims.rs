@@ -227,11 +227,11 @@ impl Ops {
             let arrival_event_id = match c.arrival_event_id {
                 Some(e) => Some(e),
                 None => tx
-                    .prepare_cached("SELECT arrival_event_id FROM visits WHERE order_id = ?1 AND arrival_event_id IS NOT NULL
-                         ORDER BY arrived_at LIMIT 1")?
-.query_row([db::id(c.order_id)],
-                        |r| r.opt_uuid("arrival_event_id"),
-                    )
+                    .prepare_cached(
+                        "SELECT arrival_event_id FROM visits WHERE order_id = ?1 AND arrival_event_id IS NOT NULL
+                         ORDER BY arrived_at LIMIT 1",
+                    )?
+                    .query_row([db::id(c.order_id)], |r| r.opt_uuid("arrival_event_id"))
                     .optional()?
                     .flatten(),
             };
@@ -250,18 +250,19 @@ impl Ops {
                 arrival_event_id,
                 photos: c.photos,
             };
-            tx.prepare_cached("INSERT INTO claims (id, order_id, agent_id, manufacturer_id, state, amount_cents, filed_at, body)
-                 VALUES (?1, ?2, ?3, ?4, 'filed', ?5, ?6, ?7)")?
-.execute(params![
-                    db::id(claim_id),
-                    db::id(c.order_id),
-                    db::id(agent_id),
-                    db::id(product.manufacturer_id),
-                    amount_cents,
-                    db::ts(c.at),
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO claims (id, order_id, agent_id, manufacturer_id, state, amount_cents, filed_at, body)
+                 VALUES (?1, ?2, ?3, ?4, 'filed', ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                db::id(claim_id),
+                db::id(c.order_id),
+                db::id(agent_id),
+                db::id(product.manufacturer_id),
+                amount_cents,
+                db::ts(c.at),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev)?;
             load_claim(tx, claim_id)
         })

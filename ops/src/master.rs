@@ -337,17 +337,19 @@ impl Ops {
                 lon: c.lon,
                 time_zone: c.time_zone,
             };
-            tx.prepare_cached("INSERT INTO sites (id, customer_id, region, lat, lon, time_zone, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-.execute(params![
-                    db::id(id),
-                    db::id(ev.customer_id),
-                    ev.region,
-                    ev.lat,
-                    ev.lon,
-                    ev.time_zone,
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO sites (id, customer_id, region, lat, lon, time_zone, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.customer_id),
+                ev.region,
+                ev.lat,
+                ev.lon,
+                ev.time_zone,
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -522,20 +524,23 @@ impl Ops {
                 valid_to: c.valid_to,
                 pause_on_parts: c.pause_on_parts,
             };
-            tx.prepare_cached("INSERT INTO contracts (id, customer_id, calendar_id, valid_from, valid_to, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-.execute(params![
-                    db::id(id),
-                    db::id(ev.customer_id),
-                    db::id(ev.calendar_id),
-                    db::day(ev.valid_from),
-                    db::day(ev.valid_to),
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO contracts (id, customer_id, calendar_id, valid_from, valid_to, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.customer_id),
+                db::id(ev.calendar_id),
+                db::day(ev.valid_from),
+                db::day(ev.valid_to),
+                serde_json::to_string(&ev)?
+            ])?;
             for eq in &ev.equipment_ids {
-                tx.prepare_cached("INSERT OR IGNORE INTO contract_equipment (contract_id, equipment_id) VALUES (?1, ?2)")?
-.execute(params![db::id(id), db::id(*eq)],
-                )?;
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO contract_equipment (contract_id, equipment_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![db::id(id), db::id(*eq)])?;
             }
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
@@ -706,9 +711,17 @@ impl Ops {
                 interval_days: c.interval_days,
                 next_due_on: c.next_due_on,
             };
-            tx.prepare_cached("INSERT INTO maintenance_plans (id, equipment_id, interval_days, next_due_on, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
-.execute(params![db::id(id), db::id(ev.equipment_id), ev.interval_days, db::day(ev.next_due_on), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO maintenance_plans (id, equipment_id, interval_days, next_due_on, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.equipment_id),
+                ev.interval_days,
+                db::day(ev.next_due_on),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
