@@ -5,8 +5,13 @@
 #   bench/sim/run.sh [small|default|large] [HTTP_MONTHS]
 #   bench/sim/run.sh default 1      # the default: 1 month of the preset both ways, and the ratio
 #   FULL=1 bench/sim/run.sh         # also the full preset (12 months) in-process first
-#   bench/sim/run.sh small memory   # one backend only: memory | ops | http
+#   bench/sim/run.sh small memory   # one backend only: memory | ops | ops-unbatched | http
+#   bench/sim/run.sh default batching   # library path as a bulk load vs one commit per operation (MONTHS=1)
 #
+# The library path is a bulk load (`fieldhouse_ops::Ops::bulk`: operations
+# committed in batches, one savepoint each, as `fieldhouse simulate` runs);
+# `ops-unbatched` is the same with one durable commit per operation, as the
+# HTTP API commits (the same events; the baseline of the batching).
 # The HTTP path runs the full API in-process on 127.0.0.1 (bearer-token auth on,
 # request ids, tracing and metrics layers). A full default-preset year over
 # HTTP takes long on a small machine, so it runs the preset bounded to
@@ -16,7 +21,8 @@
 # The CLI measures the same paths:
 #   fieldhouse --data-dir DIR simulate --size default
 #   fieldhouse simulate --size default --target http://HOST:PORT --token TOKEN
-# Databases go to a temp dir on disk (every commit fsynced); BENCH_DIR=/dev/shm/x measures without fsync.
+# Databases go to a temp dir on disk (every commit of the HTTP and unbatched paths fsynced, the bulk
+# load's log at checkpoints and at the end); BENCH_DIR=/dev/shm/x measures without fsync.
 set -euo pipefail
 size="${1:-default}"
 second="${2:-1}"
@@ -32,15 +38,23 @@ run() { # backend subdir [--months N]
   shift 2
   "$bin" "$size" "$backend" "$dir/$sub" "$@" | tail -1
 }
+eps() { sed -E 's/.*events_per_second=([0-9]+).*/\1/' <<<"$1"; }
 case "$second" in
-  memory | ops | http) run "$second" one ;;
+  memory | ops | ops-unbatched | http) run "$second" one ;;
+  batching)
+    months="${MONTHS:-1}"
+    unbatched="$(run ops-unbatched unbatched --months "$months")"
+    bulk="$(run ops bulk --months "$months")"
+    echo "$unbatched"
+    echo "$bulk"
+    awk -v u="$(eps "$unbatched")" -v b="$(eps "$bulk")" 'BEGIN { printf "ratio bulk/unbatched (same %s-month run) = %.1f\n", ARGV[1], b / u }' "$months"
+    ;;
   *)
     [ -z "${FULL:-}" ] || run ops full
     lib="$(run ops lib-bounded --months "$second")"
     http="$(run http http-bounded --months "$second")"
     echo "$lib"
     echo "$http"
-    eps() { sed -E 's/.*events_per_second=([0-9]+).*/\1/' <<<"$1"; }
     awk -v l="$(eps "$lib")" -v h="$(eps "$http")" 'BEGIN { printf "ratio http/library (same %s-month run) = %.3f\n", ARGV[1], h / l }' "$second"
     ;;
 esac

@@ -198,8 +198,10 @@ fn add_days(d: NaiveDate, days: i64) -> Result<NaiveDate> {
 
 fn invoice_order_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &InvoiceOrder) -> Result<InvoiceView> {
     let (o, _) = orders::step(tx, order_id, OrderAction::Invoice)?;
-    let existing: Option<String> =
-        tx.query_row("SELECT id FROM invoices WHERE order_id = ?1", [db::id(order_id)], |r| r.get(0)).optional()?;
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT id FROM invoices WHERE order_id = ?1")?
+        .query_row([db::id(order_id)], |r| r.get(0))
+        .optional()?;
     if let Some(inv) = existing {
         return Err(Error::conflict("already_invoiced", format!("order {order_id} is already on invoice {inv}")));
     }
@@ -230,10 +232,9 @@ fn invoice_order_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &InvoiceOrder) -> Result
             (BillTo::Manufacturer, TM_LABOUR_RATE_CENTS_PER_HOUR, false, 0, MANUFACTURER_TERMS_DAYS)
         }
     };
-    let labour_minutes: i64 =
-        tx.query_row("SELECT COALESCE(SUM(minutes), 0) FROM work_logs WHERE order_id = ?1", [db::id(order_id)], |r| {
-            r.get(0)
-        })?;
+    let labour_minutes: i64 = tx
+        .prepare_cached("SELECT COALESCE(SUM(minutes), 0) FROM work_logs WHERE order_id = ?1")?
+        .query_row([db::id(order_id)], |r| r.get(0))?;
     let travel_minutes: i64 = {
         let mut stmt = tx.prepare_cached(
             "SELECT travel_started_at, arrived_at FROM visits WHERE order_id = ?1 AND arrived_at IS NOT NULL",
@@ -305,7 +306,7 @@ impl Ops {
         let period = first.format("%Y-%m").to_string();
         self.write(SOURCE_OPS, |tx| {
             let bodies: Vec<String> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT body FROM contracts c WHERE valid_from <= ?2 AND valid_to >= ?1
                        AND (terminated_on IS NULL OR terminated_on > ?1)
                        AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.contract_id = c.id AND i.fee_period = ?3)
@@ -364,14 +365,17 @@ impl Ops {
             }
             let received_on = c.received_on.unwrap_or(c.at.date_naive());
             let payment_id = tx.new_id(c.at);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO payments (id, invoice_id, amount_cents, received_on) VALUES (?1, ?2, ?3, ?4)",
-                params![db::id(payment_id), db::id(invoice_id), c.amount_cents, db::day(received_on)],
-            )?;
-            tx.execute(
-                "UPDATE invoices SET paid_cents = paid_cents + ?2 WHERE id = ?1",
-                params![db::id(invoice_id), c.amount_cents],
-            )?;
+            )?
+            .execute(params![
+                db::id(payment_id),
+                db::id(invoice_id),
+                c.amount_cents,
+                db::day(received_on)
+            ])?;
+            tx.prepare_cached("UPDATE invoices SET paid_cents = paid_cents + ?2 WHERE id = ?1")?
+                .execute(params![db::id(invoice_id), c.amount_cents])?;
             tx.emit(
                 c.at,
                 PaymentReceived {
@@ -405,14 +409,19 @@ impl Ops {
             }
             let issued_on = c.at.date_naive();
             let credit_note_id = tx.new_id(c.at);
-            tx.execute(
-                "INSERT INTO credit_notes (id, invoice_id, amount_cents, issued_on, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![db::id(credit_note_id), db::id(invoice_id), c.amount_cents, db::day(issued_on), c.reason],
-            )?;
-            tx.execute(
-                "UPDATE invoices SET credited_cents = credited_cents + ?2 WHERE id = ?1",
-                params![db::id(invoice_id), c.amount_cents],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO credit_notes (id, invoice_id, amount_cents, issued_on, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                db::id(credit_note_id),
+                db::id(invoice_id),
+                c.amount_cents,
+                db::day(issued_on),
+                c.reason
+            ])?;
+            tx.prepare_cached("UPDATE invoices SET credited_cents = credited_cents + ?2 WHERE id = ?1")?
+                .execute(params![db::id(invoice_id), c.amount_cents])?;
             tx.emit(
                 c.at,
                 CreditNoteIssued {

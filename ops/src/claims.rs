@@ -227,12 +227,11 @@ impl Ops {
             let arrival_event_id = match c.arrival_event_id {
                 Some(e) => Some(e),
                 None => tx
-                    .query_row(
+                    .prepare_cached(
                         "SELECT arrival_event_id FROM visits WHERE order_id = ?1 AND arrival_event_id IS NOT NULL
                          ORDER BY arrived_at LIMIT 1",
-                        [db::id(c.order_id)],
-                        |r| r.opt_uuid("arrival_event_id"),
-                    )
+                    )?
+                    .query_row([db::id(c.order_id)], |r| r.opt_uuid("arrival_event_id"))
                     .optional()?
                     .flatten(),
             };
@@ -251,19 +250,19 @@ impl Ops {
                 arrival_event_id,
                 photos: c.photos,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO claims (id, order_id, agent_id, manufacturer_id, state, amount_cents, filed_at, body)
                  VALUES (?1, ?2, ?3, ?4, 'filed', ?5, ?6, ?7)",
-                params![
-                    db::id(claim_id),
-                    db::id(c.order_id),
-                    db::id(agent_id),
-                    db::id(product.manufacturer_id),
-                    amount_cents,
-                    db::ts(c.at),
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            )?
+            .execute(params![
+                db::id(claim_id),
+                db::id(c.order_id),
+                db::id(agent_id),
+                db::id(product.manufacturer_id),
+                amount_cents,
+                db::ts(c.at),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev)?;
             load_claim(tx, claim_id)
         })
@@ -283,10 +282,10 @@ impl Ops {
                     format!("must be 0..={} (the amount claimed)", claim.filed.amount_cents),
                 ));
             }
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE claims SET state = 'approved', approved_cents = ?2, reason = ?3, decided_at = ?4 WHERE id = ?1",
-                params![db::id(claim_id), approved, c.note, db::ts(c.at)],
-            )?;
+            )?
+            .execute(params![db::id(claim_id), approved, c.note, db::ts(c.at)])?;
             tx.emit(
                 c.at,
                 ClaimApproved {
@@ -310,10 +309,10 @@ impl Ops {
             if claim.state != ClaimState::Filed {
                 return Err(transition_error("reject", claim.state));
             }
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE claims SET state = 'rejected', reason_code = ?2, reason = ?3, decided_at = ?4 WHERE id = ?1",
-                params![db::id(claim_id), c.reason_code, c.reason, db::ts(c.at)],
-            )?;
+            )?
+            .execute(params![db::id(claim_id), c.reason_code, c.reason, db::ts(c.at)])?;
             tx.emit(
                 c.at,
                 ClaimRejected {
@@ -331,7 +330,7 @@ impl Ops {
     pub fn settle_claims(&self, c: SettleClaims) -> Result<Vec<ClaimView>> {
         self.write(SOURCE_OPS, |tx| {
             let ids: Vec<(String, String, i64)> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT id, agent_id, approved_cents FROM claims WHERE state = 'approved'
                        AND (?1 IS NULL OR agent_id = ?1) ORDER BY agent_id, id",
                 )?;
@@ -351,10 +350,8 @@ impl Ops {
                 };
                 let claim_id = Uuid::parse_str(&id).map_err(|e| Error::corrupt(e.to_string()))?;
                 let agent_id = Uuid::parse_str(&agent).map_err(|e| Error::corrupt(e.to_string()))?;
-                tx.execute(
-                    "UPDATE claims SET state = 'paid', settlement_id = ?2, paid_at = ?3 WHERE id = ?1",
-                    params![id, db::id(settlement_id), db::ts(c.at)],
-                )?;
+                tx.prepare_cached("UPDATE claims SET state = 'paid', settlement_id = ?2, paid_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, db::id(settlement_id), db::ts(c.at)])?;
                 tx.emit(c.at, ClaimPaid { claim_id, agent_id, settlement_id, amount_cents: approved })?;
                 out.push(load_claim(tx, claim_id)?);
             }

@@ -17,8 +17,32 @@ use crate::{Error, Result};
 /// How long a connection waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Prepared statements kept per connection: more than the distinct
+/// statements of all operations together (rusqlite's default of 16 is
+/// smaller than one order's lifecycle, so they were prepared again and again).
+const STATEMENT_CACHE: usize = 256;
+
 /// Migrations in order; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// What dispatch suggestions read for every technician at every dispatch,
+/// kept where one read finds it:
+/// - open orders per technician from an index alone: `(state,
+///   technician_id)` replaces the index on `state`, of which it is a prefix;
+/// - each technician's last arrival on site (the latest `arrived_at` of
+///   their visits, ties to the later visit row), kept on the technician by
+///   every arrival and filled from the visits here.
+const V2: &str = r#"
+CREATE INDEX orders_state_technician ON orders(state, technician_id);
+DROP INDEX orders_state;
+ALTER TABLE technicians ADD COLUMN last_arrived_at TEXT;
+ALTER TABLE technicians ADD COLUMN last_arrival_visit INTEGER;
+ALTER TABLE technicians ADD COLUMN last_lat REAL;
+ALTER TABLE technicians ADD COLUMN last_lon REAL;
+UPDATE technicians SET (last_arrived_at, last_arrival_visit, last_lat, last_lon) = (
+    SELECT arrived_at, rowid, lat, lon FROM visits
+    WHERE technician_id = technicians.id AND arrived_at IS NOT NULL ORDER BY arrived_at DESC, rowid DESC LIMIT 1);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, body TEXT NOT NULL);
@@ -121,6 +145,7 @@ CREATE TABLE mobile_actions (
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -135,6 +160,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
@@ -186,41 +212,171 @@ pub(crate) trait RowExt {
     fn opt_instant(&self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>>;
     fn date(&self, col: &str) -> rusqlite::Result<NaiveDate>;
     fn parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<T>;
-    fn opt_parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<Option<T>>;
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Msg(String);
 
+fn to_uuid(col: &str, s: String) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(&s).map_err(|e| conv_err(col, e))
+}
+
+fn to_instant(col: &str, s: String) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e))
+}
+
+fn to_date(col: &str, s: String) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| conv_err(col, e))
+}
+
+fn to_parsed<T: std::str::FromStr<Err = String>>(col: &str, s: String) -> rusqlite::Result<T> {
+    s.parse().map_err(|e| conv_err(col, Msg(e)))
+}
+
 impl RowExt for Row<'_> {
     fn uuid(&self, col: &str) -> rusqlite::Result<Uuid> {
-        let s: String = self.get(col)?;
-        Uuid::parse_str(&s).map_err(|e| conv_err(col, e))
+        to_uuid(col, self.get(col)?)
     }
     fn opt_uuid(&self, col: &str) -> rusqlite::Result<Option<Uuid>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| Uuid::parse_str(&s).map_err(|e| conv_err(col, e))).transpose()
+        self.get::<_, Option<String>>(col)?.map(|s| to_uuid(col, s)).transpose()
     }
     fn instant(&self, col: &str) -> rusqlite::Result<DateTime<Utc>> {
-        let s: String = self.get(col)?;
-        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e))
+        to_instant(col, self.get(col)?)
     }
     fn opt_instant(&self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| conv_err(col, e)))
-            .transpose()
+        self.get::<_, Option<String>>(col)?.map(|s| to_instant(col, s)).transpose()
     }
     fn date(&self, col: &str) -> rusqlite::Result<NaiveDate> {
-        let s: String = self.get(col)?;
-        NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| conv_err(col, e))
+        to_date(col, self.get(col)?)
     }
     fn parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<T> {
-        let s: String = self.get(col)?;
-        s.parse().map_err(|e| conv_err(col, Msg(e)))
+        to_parsed(col, self.get(col)?)
     }
-    fn opt_parsed<T: std::str::FromStr<Err = String>>(&self, col: &str) -> rusqlite::Result<Option<T>> {
-        let s: Option<String> = self.get(col)?;
-        s.map(|s| s.parse().map_err(|e| conv_err(col, Msg(e)))).transpose()
+}
+
+/// Reads the columns of a wide row one after the other, by position: a
+/// lookup by name compares the name with every column's, which for the
+/// 33 columns of `orders`, read at every step of an order, was most of the
+/// cost of loading one. Each read names the column it expects next; when
+/// the column there is called otherwise (the query changed), it is looked
+/// up by name, so a read is never of the wrong column.
+pub(crate) struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl<'a, 'r> Columns<'a, 'r> {
+    /// Start at the first column of `row`.
+    pub(crate) fn new(row: &'a Row<'r>) -> Columns<'a, 'r> {
+        Columns { row, next: 0 }
+    }
+
+    fn index(&mut self, col: &str) -> rusqlite::Result<usize> {
+        let stmt = self.row.as_ref();
+        let i = match stmt.column_name(self.next) {
+            Ok(name) if name == col => self.next,
+            _ => stmt.column_index(col)?,
+        };
+        self.next = i + 1;
+        Ok(i)
+    }
+
+    pub(crate) fn get<T: rusqlite::types::FromSql>(&mut self, col: &str) -> rusqlite::Result<T> {
+        let i = self.index(col)?;
+        self.row.get(i)
+    }
+    pub(crate) fn uuid(&mut self, col: &str) -> rusqlite::Result<Uuid> {
+        to_uuid(col, self.get(col)?)
+    }
+    pub(crate) fn opt_uuid(&mut self, col: &str) -> rusqlite::Result<Option<Uuid>> {
+        self.get::<Option<String>>(col)?.map(|s| to_uuid(col, s)).transpose()
+    }
+    pub(crate) fn instant(&mut self, col: &str) -> rusqlite::Result<DateTime<Utc>> {
+        to_instant(col, self.get(col)?)
+    }
+    pub(crate) fn opt_instant(&mut self, col: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        self.get::<Option<String>>(col)?.map(|s| to_instant(col, s)).transpose()
+    }
+    pub(crate) fn parsed<T: std::str::FromStr<Err = String>>(&mut self, col: &str) -> rusqlite::Result<T> {
+        to_parsed(col, self.get(col)?)
+    }
+    pub(crate) fn opt_parsed<T: std::str::FromStr<Err = String>>(&mut self, col: &str) -> rusqlite::Result<Option<T>> {
+        self.get::<Option<String>>(col)?.map(|s| to_parsed(col, s)).transpose()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_to_the_current_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(indexes.contains(&"orders_state_technician".to_string()), "{indexes:?}");
+        assert!(!indexes.contains(&"orders_state".to_string()), "{indexes:?}");
+    }
+
+    #[test]
+    fn the_migration_fills_in_each_technicians_last_arrival() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO technicians (id, body) VALUES ('a', '{}'), ('b', '{}'), ('c', '{}');
+             INSERT INTO visits (rowid, id, order_id, technician_id, travel_started_at, arrived_at, lat, lon) VALUES
+               (1, 'v1', 'o', 'a', 't', '2026-01-02T10:00:00.000000Z', 1.0, 1.0),
+               (2, 'v2', 'o', 'a', 't', '2026-01-03T09:00:00.000000Z', 2.0, 2.0),
+               (3, 'v3', 'o', 'a', 't', '2026-01-01T10:00:00.000000Z', 3.0, 3.0),
+               (4, 'v4', 'o', 'a', 't', NULL, NULL, NULL),
+               (5, 'v5', 'o', 'b', 't', '2026-01-02T10:00:00.000000Z', 5.0, 5.0),
+               (6, 'v6', 'o', 'b', 't', '2026-01-02T10:00:00.000000Z', 6.0, 6.0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let last = |id: &str| {
+            conn.query_row(
+                "SELECT last_arrived_at, last_arrival_visit, last_lat FROM technicians WHERE id = ?1",
+                [id],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<f64>>(2)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(last("a"), (Some("2026-01-03T09:00:00.000000Z".into()), Some(2), Some(2.0)), "the latest instant");
+        assert_eq!(
+            last("b"),
+            (Some("2026-01-02T10:00:00.000000Z".into()), Some(6), Some(6.0)),
+            "a tie: the later visit"
+        );
+        assert_eq!(last("c"), (None, None, None), "never arrived");
+    }
+
+    #[test]
+    fn columns_read_by_position_and_fall_back_to_names() {
+        let conn = Connection::open_in_memory().unwrap();
+        let row = |sql: &str| {
+            conn.query_row(sql, [], |r| {
+                let mut c = Columns::new(r);
+                Ok((c.get::<i64>("a")?, c.get::<i64>("b")?, c.get::<i64>("c")?))
+            })
+        };
+        assert_eq!(row("SELECT 1 AS a, 2 AS b, 3 AS c").unwrap(), (1, 2, 3));
+        // Another order of columns: still each by its name.
+        assert_eq!(row("SELECT 3 AS c, 1 AS a, 2 AS b").unwrap(), (1, 2, 3));
+        assert!(row("SELECT 1 AS a, 2 AS b").is_err(), "a missing column is an error");
     }
 }

@@ -31,4 +31,4 @@ pub mod stock;
 
 pub use error::{Error, Result};
 pub use outbox::{OutboxReader, OutboxRow};
-pub use service::{Ops, OpsConfig, Page};
+pub use service::{BulkLoad, BulkOptions, BulkStats, Ops, OpsConfig, Page};

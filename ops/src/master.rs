@@ -250,7 +250,7 @@ fn currency(c: &str) -> Result<()> {
 /// Fail with NotFound unless `id` exists in `kind`'s table.
 pub(crate) fn require(conn: &Connection, kind: MasterKind, id: Uuid) -> Result<()> {
     let sql = format!("SELECT 1 FROM {} WHERE id = ?1", kind.table());
-    let found = conn.query_row(&sql, [db::id(id)], |_| Ok(())).optional()?;
+    let found = conn.prepare_cached(&sql)?.query_row([db::id(id)], |_| Ok(())).optional()?;
     found.ok_or_else(|| Error::not_found(kind.entity(), id))
 }
 
@@ -272,10 +272,11 @@ pub(crate) fn insert_calendar(tx: &mut Tx<'_>, calendar: Calendar, at: DateTime<
     calendar.validate()?;
     let id = tx.new_id(at);
     let ev = CalendarDefined { calendar_id: id, calendar };
-    tx.execute(
-        "INSERT INTO calendars (id, name, body) VALUES (?1, ?2, ?3)",
-        params![db::id(id), ev.calendar.name, serde_json::to_string(&ev)?],
-    )?;
+    tx.prepare_cached("INSERT INTO calendars (id, name, body) VALUES (?1, ?2, ?3)")?.execute(params![
+        db::id(id),
+        ev.calendar.name,
+        serde_json::to_string(&ev)?
+    ])?;
     tx.emit(at, ev.clone())?;
     Ok(ev)
 }
@@ -290,7 +291,7 @@ impl Ops {
     pub fn list_master(&self, kind: MasterKind, page: &Page) -> Result<Vec<Value>> {
         self.read(|c| {
             let sql = format!("SELECT body FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2", kind.table());
-            let mut stmt = c.prepare(&sql)?;
+            let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![page.after_str(), page.limit_i64()], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for r in rows {
@@ -311,10 +312,8 @@ impl Ops {
                 segment: c.segment,
                 payment_terms_days: c.payment_terms_days,
             };
-            tx.execute(
-                "INSERT INTO customers (id, payment_terms_days, body) VALUES (?1, ?2, ?3)",
-                params![db::id(id), ev.payment_terms_days, serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO customers (id, payment_terms_days, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![db::id(id), ev.payment_terms_days, serde_json::to_string(&ev)?])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -338,18 +337,19 @@ impl Ops {
                 lon: c.lon,
                 time_zone: c.time_zone,
             };
-            tx.execute(
-                "INSERT INTO sites (id, customer_id, region, lat, lon, time_zone, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    db::id(id),
-                    db::id(ev.customer_id),
-                    ev.region,
-                    ev.lat,
-                    ev.lon,
-                    ev.time_zone,
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO sites (id, customer_id, region, lat, lon, time_zone, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.customer_id),
+                ev.region,
+                ev.lat,
+                ev.lon,
+                ev.time_zone,
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -360,10 +360,8 @@ impl Ops {
         self.write(SOURCE_OPS, |tx| {
             let id = tx.new_id(c.at);
             let ev = ManufacturerRegistered { manufacturer_id: id, name: c.name };
-            tx.execute(
-                "INSERT INTO manufacturers (id, body) VALUES (?1, ?2)",
-                params![db::id(id), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO manufacturers (id, body) VALUES (?1, ?2)")?
+                .execute(params![db::id(id), serde_json::to_string(&ev)?])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -385,10 +383,8 @@ impl Ops {
                 standard_repair_minutes: c.standard_repair_minutes,
                 warranty_months: c.warranty_months,
             };
-            tx.execute(
-                "INSERT INTO products (id, manufacturer_id, family, body) VALUES (?1, ?2, ?3, ?4)",
-                params![db::id(id), db::id(ev.manufacturer_id), ev.family, serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO products (id, manufacturer_id, family, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![db::id(id), db::id(ev.manufacturer_id), ev.family, serde_json::to_string(&ev)?])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -400,7 +396,8 @@ impl Ops {
             let product: ProductDefined = body(tx, MasterKind::Product, c.product_id)?;
             let site: SiteRegistered = body(tx, MasterKind::Site, c.site_id)?;
             let taken = tx
-                .query_row("SELECT 1 FROM equipment WHERE serial = ?1", [&c.serial], |_| Ok(()))
+                .prepare_cached("SELECT 1 FROM equipment WHERE serial = ?1")?
+                .query_row([&c.serial], |_| Ok(()))
                 .optional()?
                 .is_some();
             if taken {
@@ -428,19 +425,19 @@ impl Ops {
                 warranty_end,
                 firmware: c.firmware,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO equipment (id, product_id, site_id, customer_id, serial, warranty_end, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    db::id(id),
-                    db::id(ev.product_id),
-                    db::id(ev.site_id),
-                    db::id(ev.customer_id),
-                    ev.serial,
-                    db::day(ev.warranty_end),
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.product_id),
+                db::id(ev.site_id),
+                db::id(ev.customer_id),
+                ev.serial,
+                db::day(ev.warranty_end),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -453,9 +450,8 @@ impl Ops {
     ) -> Result<EquipmentDecommissioned> {
         self.write(SOURCE_OPS, |tx| {
             let done: Option<Option<String>> = tx
-                .query_row("SELECT decommissioned_on FROM equipment WHERE id = ?1", [db::id(equipment_id)], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT decommissioned_on FROM equipment WHERE id = ?1")?
+                .query_row([db::id(equipment_id)], |r| r.get(0))
                 .optional()?;
             match done {
                 None => return Err(Error::not_found("equipment", equipment_id)),
@@ -468,10 +464,8 @@ impl Ops {
                 }
                 Some(None) => {}
             }
-            tx.execute(
-                "UPDATE equipment SET decommissioned_on = ?2 WHERE id = ?1",
-                params![db::id(equipment_id), db::day(c.decommissioned_on)],
-            )?;
+            tx.prepare_cached("UPDATE equipment SET decommissioned_on = ?2 WHERE id = ?1")?
+                .execute(params![db::id(equipment_id), db::day(c.decommissioned_on)])?;
             let ev = EquipmentDecommissioned { equipment_id, decommissioned_on: c.decommissioned_on };
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
@@ -530,22 +524,23 @@ impl Ops {
                 valid_to: c.valid_to,
                 pause_on_parts: c.pause_on_parts,
             };
-            tx.execute(
-                "INSERT INTO contracts (id, customer_id, calendar_id, valid_from, valid_to, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    db::id(id),
-                    db::id(ev.customer_id),
-                    db::id(ev.calendar_id),
-                    db::day(ev.valid_from),
-                    db::day(ev.valid_to),
-                    serde_json::to_string(&ev)?
-                ],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO contracts (id, customer_id, calendar_id, valid_from, valid_to, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.customer_id),
+                db::id(ev.calendar_id),
+                db::day(ev.valid_from),
+                db::day(ev.valid_to),
+                serde_json::to_string(&ev)?
+            ])?;
             for eq in &ev.equipment_ids {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR IGNORE INTO contract_equipment (contract_id, equipment_id) VALUES (?1, ?2)",
-                    params![db::id(id), db::id(*eq)],
-                )?;
+                )?
+                .execute(params![db::id(id), db::id(*eq)])?;
             }
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
@@ -555,7 +550,8 @@ impl Ops {
     pub fn terminate_contract(&self, contract_id: Uuid, c: TerminateContract) -> Result<ContractTerminated> {
         self.write(SOURCE_OPS, |tx| {
             let row: Option<Option<String>> = tx
-                .query_row("SELECT terminated_on FROM contracts WHERE id = ?1", [db::id(contract_id)], |r| r.get(0))
+                .prepare_cached("SELECT terminated_on FROM contracts WHERE id = ?1")?
+                .query_row([db::id(contract_id)], |r| r.get(0))
                 .optional()?;
             match row {
                 None => return Err(Error::not_found("contract", contract_id)),
@@ -568,10 +564,8 @@ impl Ops {
                 }
                 Some(None) => {}
             }
-            tx.execute(
-                "UPDATE contracts SET terminated_on = ?2 WHERE id = ?1",
-                params![db::id(contract_id), db::day(c.effective_on)],
-            )?;
+            tx.prepare_cached("UPDATE contracts SET terminated_on = ?2 WHERE id = ?1")?
+                .execute(params![db::id(contract_id), db::day(c.effective_on)])?;
             let ev = ContractTerminated { contract_id, effective_on: c.effective_on };
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
@@ -589,10 +583,8 @@ impl Ops {
             }
             let id = tx.new_id(c.at);
             let ev = AgentRegistered { agent_id: id, name: c.name, claim_rates: c.claim_rates };
-            tx.execute(
-                "INSERT INTO agents (id, body) VALUES (?1, ?2)",
-                params![db::id(id), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO agents (id, body) VALUES (?1, ?2)")?
+                .execute(params![db::id(id), serde_json::to_string(&ev)?])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -617,10 +609,11 @@ impl Ops {
                 home_lat: c.home_lat,
                 home_lon: c.home_lon,
             };
-            tx.execute(
-                "INSERT INTO technicians (id, agent_id, body) VALUES (?1, ?2, ?3)",
-                params![db::id(id), ev.agent_id.map(db::id), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO technicians (id, agent_id, body) VALUES (?1, ?2, ?3)")?.execute(params![
+                db::id(id),
+                ev.agent_id.map(db::id),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -629,7 +622,8 @@ impl Ops {
     pub fn technician_leaves(&self, technician_id: Uuid, c: TechnicianLeaves) -> Result<TechnicianLeft> {
         self.write(SOURCE_OPS, |tx| {
             let left: Option<Option<String>> = tx
-                .query_row("SELECT left_at FROM technicians WHERE id = ?1", [db::id(technician_id)], |r| r.get(0))
+                .prepare_cached("SELECT left_at FROM technicians WHERE id = ?1")?
+                .query_row([db::id(technician_id)], |r| r.get(0))
                 .optional()?;
             match left {
                 None => return Err(Error::not_found("technician", technician_id)),
@@ -638,10 +632,8 @@ impl Ops {
                 }
                 Some(None) => {}
             }
-            tx.execute(
-                "UPDATE technicians SET left_at = ?2 WHERE id = ?1",
-                params![db::id(technician_id), db::ts(c.at)],
-            )?;
+            tx.prepare_cached("UPDATE technicians SET left_at = ?2 WHERE id = ?1")?
+                .execute(params![db::id(technician_id), db::ts(c.at)])?;
             let ev = TechnicianLeft { technician_id };
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
@@ -655,7 +647,8 @@ impl Ops {
         non_negative("price_cents", c.price_cents)?;
         self.write(SOURCE_OPS, |tx| {
             let taken = tx
-                .query_row("SELECT 1 FROM parts WHERE part_number = ?1", [&c.part_number], |_| Ok(()))
+                .prepare_cached("SELECT 1 FROM parts WHERE part_number = ?1")?
+                .query_row([&c.part_number], |_| Ok(()))
                 .optional()?
                 .is_some();
             if taken {
@@ -671,10 +664,11 @@ impl Ops {
                 price_cents: c.price_cents,
                 currency: c.currency,
             };
-            tx.execute(
-                "INSERT INTO parts (id, part_number, body) VALUES (?1, ?2, ?3)",
-                params![db::id(id), ev.part_number, serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO parts (id, part_number, body) VALUES (?1, ?2, ?3)")?.execute(params![
+                db::id(id),
+                ev.part_number,
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -697,10 +691,8 @@ impl Ops {
                 region: c.region,
                 technician_id: c.technician_id,
             };
-            tx.execute(
-                "INSERT INTO stock_locations (id, body) VALUES (?1, ?2)",
-                params![db::id(id), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached("INSERT INTO stock_locations (id, body) VALUES (?1, ?2)")?
+                .execute(params![db::id(id), serde_json::to_string(&ev)?])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })
@@ -719,10 +711,17 @@ impl Ops {
                 interval_days: c.interval_days,
                 next_due_on: c.next_due_on,
             };
-            tx.execute(
-                "INSERT INTO maintenance_plans (id, equipment_id, interval_days, next_due_on, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![db::id(id), db::id(ev.equipment_id), ev.interval_days, db::day(ev.next_due_on), serde_json::to_string(&ev)?],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO maintenance_plans (id, equipment_id, interval_days, next_due_on, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                db::id(id),
+                db::id(ev.equipment_id),
+                ev.interval_days,
+                db::day(ev.next_due_on),
+                serde_json::to_string(&ev)?
+            ])?;
             tx.emit(c.at, ev.clone())?;
             Ok(ev)
         })

@@ -363,7 +363,9 @@ impl OrderView {
     }
 }
 
+/// An order row (`SELECT *`), its columns read in table order.
 fn map_order(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderView> {
+    let mut r = db::Columns::new(r);
     Ok(OrderView {
         order_id: r.uuid("id")?,
         order_type: r.parsed("order_type")?,
@@ -583,7 +585,8 @@ fn default_targets(priority: Priority) -> (i64, i64) {
 fn default_calendar(tx: &mut Tx<'_>, tz: Tz, at: DateTime<Utc>) -> Result<(Uuid, Calendar)> {
     let name = format!("default business hours ({})", tz.name());
     let existing: Option<String> = tx
-        .query_row("SELECT id FROM calendars WHERE name = ?1 ORDER BY id LIMIT 1", [&name], |r| r.get(0))
+        .prepare_cached("SELECT id FROM calendars WHERE name = ?1 ORDER BY id LIMIT 1")?
+        .query_row([&name], |r| r.get(0))
         .optional()?;
     if let Some(id) = existing {
         let id = Uuid::parse_str(&id).map_err(|e| Error::corrupt(e.to_string()))?;
@@ -634,8 +637,9 @@ pub(crate) fn open_order_tx(tx: &mut Tx<'_>, c: &OpenOrder, plan_id: Option<Uuid
             format!("equipment {} belongs to another customer", eq.equipment_id),
         ));
     }
-    let decommissioned: Option<String> =
-        tx.query_row("SELECT decommissioned_on FROM equipment WHERE id = ?1", [db::id(eq.equipment_id)], |r| r.get(0))?;
+    let decommissioned: Option<String> = tx
+        .prepare_cached("SELECT decommissioned_on FROM equipment WHERE id = ?1")?
+        .query_row([db::id(eq.equipment_id)], |r| r.get(0))?;
     if decommissioned.is_some() {
         return Err(Error::invalid("equipment_id", "the equipment is decommissioned"));
     }
@@ -715,19 +719,19 @@ fn change_priority_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &ChangePriority) -> Re
     // The calendar stays the order's calendar (stamped at opening).
     let cal = master::calendar(tx, o.calendar_id)?;
     let (response_due_at, resolution_due_at) = deadlines(&cal, o.opened_at, response, resolution, &o.sla_pauses(c.at))?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET priority = ?2, response_target_minutes = ?3, resolution_target_minutes = ?4,
             response_due_at = ?5, resolution_due_at = ?6, updated_at = ?7 WHERE id = ?1",
-        params![
-            db::id(order_id),
-            c.priority.as_str(),
-            response,
-            resolution,
-            db::ts(response_due_at),
-            db::ts(resolution_due_at),
-            db::ts(c.at)
-        ],
-    )?;
+    )?
+    .execute(params![
+        db::id(order_id),
+        c.priority.as_str(),
+        response,
+        resolution,
+        db::ts(response_due_at),
+        db::ts(resolution_due_at),
+        db::ts(c.at)
+    ])?;
     tx.emit(
         c.at,
         PriorityChanged {
@@ -755,10 +759,16 @@ fn assign_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &AssignOrder) -> Result<OrderVi
     let (o, next) = step(tx, order_id, OrderAction::Assign)?;
     not_before("at", c.at, o.opened_at, "the opening")?;
     let t = active_technician(tx, c.technician_id)?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, technician_id = ?3, agent_id = ?4, updated_at = ?5 WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), db::id(c.technician_id), t.hired.agent_id.map(db::id), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![
+        db::id(order_id),
+        next.as_str(),
+        db::id(c.technician_id),
+        t.hired.agent_id.map(db::id),
+        db::ts(c.at)
+    ])?;
     tx.emit(c.at, OrderAssigned { order_id, technician_id: c.technician_id, agent_id: t.hired.agent_id })?;
     load_order(tx, order_id)
 }
@@ -771,10 +781,16 @@ fn reassign_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &ReassignOrder) -> Result<Ord
         return Err(Error::invalid("technician_id", "the order is already assigned to this technician"));
     }
     let t = active_technician(tx, c.technician_id)?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, technician_id = ?3, agent_id = ?4, updated_at = ?5 WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), db::id(c.technician_id), t.hired.agent_id.map(db::id), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![
+        db::id(order_id),
+        next.as_str(),
+        db::id(c.technician_id),
+        t.hired.agent_id.map(db::id),
+        db::ts(c.at)
+    ])?;
     tx.emit(
         c.at,
         OrderReassigned {
@@ -829,6 +845,17 @@ pub(crate) fn arrive_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &Arrive) -> Result<O
     )?;
     tx.prepare_cached("UPDATE visits SET arrived_at = ?2, lat = ?3, lon = ?4, arrival_event_id = ?5 WHERE id = ?1")?
         .execute(params![db::id(visit_id), db::ts(c.at), c.lat, c.lon, db::id(event_id)])?;
+    // The technician's last arrival (where suggestions measure from): this
+    // one, unless one at a later instant (or a later visit at the same
+    // instant) is recorded already, e.g. before an offline batch arrives.
+    tx.prepare_cached(
+        "UPDATE technicians
+         SET last_arrived_at = v.arrived_at, last_arrival_visit = v.rowid, last_lat = v.lat, last_lon = v.lon
+         FROM visits v WHERE v.id = ?1 AND technicians.id = v.technician_id
+           AND (technicians.last_arrived_at IS NULL
+                OR (technicians.last_arrived_at, technicians.last_arrival_visit) < (v.arrived_at, v.rowid))",
+    )?
+    .execute([db::id(visit_id)])?;
     tx.prepare_cached(
         "UPDATE orders SET state = ?2, first_arrival_at = COALESCE(first_arrival_at, ?3), updated_at = ?3 WHERE id = ?1",
     )?
@@ -848,14 +875,12 @@ fn pause_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &PauseOrder) -> Result<OrderView
             ));
         }
     }
-    tx.execute(
-        "INSERT INTO order_pauses (order_id, start_at, reason) VALUES (?1, ?2, ?3)",
-        params![db::id(order_id), db::ts(c.at), c.reason.as_str()],
-    )?;
-    tx.execute(
+    tx.prepare_cached("INSERT INTO order_pauses (order_id, start_at, reason) VALUES (?1, ?2, ?3)")?
+        .execute(params![db::id(order_id), db::ts(c.at), c.reason.as_str()])?;
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, paused_from = ?3, pause_reason = ?4, updated_at = ?5 WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), o.state.as_str(), c.reason.as_str(), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![db::id(order_id), next.as_str(), o.state.as_str(), c.reason.as_str(), db::ts(c.at)])?;
     tx.emit(c.at, OrderPaused { order_id, reason: c.reason })?;
     load_order(tx, order_id)
 }
@@ -865,10 +890,8 @@ fn end_open_pause(tx: &Tx<'_>, o: &OrderView, at: DateTime<Utc>) -> Result<()> {
     if let Some(p) = o.pauses.iter().find(|p| p.end.is_none()) {
         not_before("at", at, p.start, "the start of the pause")?;
     }
-    tx.execute(
-        "UPDATE order_pauses SET end_at = ?2 WHERE order_id = ?1 AND end_at IS NULL",
-        params![db::id(o.order_id), db::ts(at)],
-    )?;
+    tx.prepare_cached("UPDATE order_pauses SET end_at = ?2 WHERE order_id = ?1 AND end_at IS NULL")?
+        .execute(params![db::id(o.order_id), db::ts(at)])?;
     Ok(())
 }
 
@@ -879,11 +902,17 @@ fn resume_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &ResumeOrder) -> Result<OrderVi
     let cal = master::calendar(tx, o.calendar_id)?;
     let (response_due_at, resolution_due_at) =
         deadlines(&cal, o.opened_at, o.response_target_minutes, o.resolution_target_minutes, &o.sla_pauses(c.at))?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, paused_from = NULL, pause_reason = NULL, response_due_at = ?3,
             resolution_due_at = ?4, updated_at = ?5 WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), db::ts(response_due_at), db::ts(resolution_due_at), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![
+        db::id(order_id),
+        next.as_str(),
+        db::ts(response_due_at),
+        db::ts(resolution_due_at),
+        db::ts(c.at)
+    ])?;
     tx.emit(c.at, OrderResumed { order_id })?;
     load_order(tx, order_id)
 }
@@ -1012,11 +1041,11 @@ fn cancel_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &CancelOrder) -> Result<OrderVi
     }
     not_before("at", c.at, o.opened_at, "the opening")?;
     end_open_pause(tx, &o, c.at)?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, paused_from = NULL, pause_reason = NULL, cancelled_at = ?3, updated_at = ?3
          WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![db::id(order_id), next.as_str(), db::ts(c.at)])?;
     tx.emit(c.at, OrderCancelled { order_id, reason: c.reason.clone() })?;
     load_order(tx, order_id)
 }
@@ -1029,11 +1058,11 @@ fn reopen_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &ReopenOrder) -> Result<OrderVi
     if let Some(done) = o.completed_at {
         not_before("at", c.at, done, "the completion")?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET state = ?2, completed_at = NULL, closed_at = NULL, signed_by = NULL, csat = NULL,
             last_outcome = NULL, updated_at = ?3 WHERE id = ?1",
-        params![db::id(order_id), next.as_str(), db::ts(c.at)],
-    )?;
+    )?
+    .execute(params![db::id(order_id), next.as_str(), db::ts(c.at)])?;
     tx.emit(c.at, OrderReopened { order_id, reason: c.reason.clone() })?;
     load_order(tx, order_id)
 }

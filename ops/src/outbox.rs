@@ -24,7 +24,7 @@ pub struct OutboxRow {
 
 /// Append one event inside the caller's transaction; returns its `seq`.
 pub(crate) fn append(conn: &Connection, event: &Event) -> Result<i64> {
-    let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", [], |r| r.get(0))?;
+    let seq: i64 = conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox")?.query_row([], |r| r.get(0))?;
     conn.prepare_cached(
         "INSERT INTO outbox (seq, event_id, event_type, occurred_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -51,7 +51,7 @@ pub(crate) fn read_after(conn: &Connection, after_seq: i64, limit: usize) -> Res
 }
 
 pub(crate) fn max_seq(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM outbox", [], |r| r.get(0))?)
+    Ok(conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM outbox")?.query_row([], |r| r.get(0))?)
 }
 
 /// A read-only view of the outbox for the ingest relay. Uses its own

@@ -131,10 +131,8 @@ impl Ops {
                 return Err(Error::invalid("unit_cost_cents", "must be >= 0"));
             }
             add(tx, c.location_id, c.part_id, c.quantity)?;
-            tx.execute(
-                "UPDATE stock SET reorder_pending = 0 WHERE location_id = ?1 AND part_id = ?2",
-                params![db::id(c.location_id), db::id(c.part_id)],
-            )?;
+            tx.prepare_cached("UPDATE stock SET reorder_pending = 0 WHERE location_id = ?1 AND part_id = ?2")?
+                .execute(params![db::id(c.location_id), db::id(c.part_id)])?;
             tx.emit(
                 c.at,
                 StockReceived { location_id: c.location_id, part_id: c.part_id, quantity: c.quantity, unit_cost_cents },
@@ -177,10 +175,8 @@ impl Ops {
             master::require(tx, MasterKind::Part, c.part_id)?;
             let previous = on_hand(tx, c.location_id, c.part_id)?;
             add(tx, c.location_id, c.part_id, 0)?;
-            tx.execute(
-                "UPDATE stock SET on_hand = ?3 WHERE location_id = ?1 AND part_id = ?2",
-                params![db::id(c.location_id), db::id(c.part_id), c.counted],
-            )?;
+            tx.prepare_cached("UPDATE stock SET on_hand = ?3 WHERE location_id = ?1 AND part_id = ?2")?
+                .execute(params![db::id(c.location_id), db::id(c.part_id), c.counted])?;
             tx.emit(
                 c.at,
                 StockCounted { location_id: c.location_id, part_id: c.part_id, counted: c.counted, previous },
@@ -199,10 +195,15 @@ impl Ops {
             master::require(tx, MasterKind::StockLocation, c.location_id)?;
             master::require(tx, MasterKind::Part, c.part_id)?;
             add(tx, c.location_id, c.part_id, 0)?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE stock SET reorder_point = ?3, reorder_quantity = ?4 WHERE location_id = ?1 AND part_id = ?2",
-                params![db::id(c.location_id), db::id(c.part_id), c.reorder_point, c.reorder_quantity],
-            )?;
+            )?
+            .execute(params![
+                db::id(c.location_id),
+                db::id(c.part_id),
+                c.reorder_point,
+                c.reorder_quantity
+            ])?;
             level(tx, c.location_id, c.part_id)
         })
     }

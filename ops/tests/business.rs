@@ -588,6 +588,18 @@ fn dispatch_ranks_the_skilled_nearby_technician_first_with_reasons() {
     let s = w.ops.suggest_technicians(o.order_id, t(2026, 3, 10, 9, 0), 10).unwrap();
     assert_eq!(s[0].technician_id, w.agent_tech, "{s:#?}");
     assert_eq!(s[1].open_orders, 3);
+    // The order being dispatched does not count against the technician holding it,
+    // and a technician's position is their last arrival.
+    w.ops.assign(o.order_id, AssignOrder { technician_id: w.tech, at: t(2026, 3, 10, 9, 0) }).unwrap();
+    w.ops.start_travel(o.order_id, StartTravel { at: t(2026, 3, 10, 9, 1) }).unwrap();
+    w.ops.arrive(o.order_id, Arrive { lat: SITE_LAT + 0.5, lon: SITE_LON, at: t(2026, 3, 10, 9, 30) }).unwrap();
+    let s = w.ops.suggest_technicians(o.order_id, t(2026, 3, 10, 9, 40), 10).unwrap();
+    let ada = s.iter().find(|x| x.technician_id == w.tech).unwrap();
+    assert_eq!(ada.open_orders, 3, "{ada:#?}");
+    assert!((ada.distance_km - 55.6).abs() < 0.1, "{ada:#?}");
+    assert!(ada.reasons.iter().any(|r| r.ends_with("km from last arrival (-27.8)")), "{ada:#?}");
+    let cem = s.iter().find(|x| x.technician_id == w.agent_tech).unwrap();
+    assert!(cem.reasons.iter().any(|r| r.contains("km from home")), "{cem:#?}");
 }
 
 #[test]
@@ -610,4 +622,28 @@ fn maintenance_run_opens_preventive_orders_when_due() {
     // Next due 2026-05-30: nothing more until then.
     assert!(w.ops.run_maintenance(RunMaintenance { at: t(2026, 5, 29, 6, 0) }).unwrap().is_empty());
     assert_eq!(w.ops.run_maintenance(RunMaintenance { at: t(2026, 5, 30, 6, 0) }).unwrap().len(), 1);
+}
+
+#[test]
+fn suggestions_measure_from_the_latest_arrival_even_when_an_earlier_one_is_recorded_later() {
+    let w = world();
+    let position = |at| {
+        let c = w.open(w.eq_tm, at).order_id;
+        let s = w.ops.suggest_technicians(c, at, 10).unwrap();
+        let ada = s.into_iter().find(|x| x.technician_id == w.tech).unwrap();
+        let from = ada.reasons.iter().find(|r| r.contains(" km from ")).cloned().unwrap_or_default();
+        (ada.distance_km, from)
+    };
+    let (a, b) = (w.open(w.eq_contract, t(2026, 3, 10, 7, 0)).order_id, w.open(w.eq_tm, t(2026, 3, 10, 7, 0)).order_id);
+    for id in [a, b] {
+        w.ops.assign(id, AssignOrder { technician_id: w.tech, at: t(2026, 3, 10, 7, 5) }).unwrap();
+        w.ops.start_travel(id, StartTravel { at: t(2026, 3, 10, 7, 10) }).unwrap();
+    }
+    w.ops.arrive(a, Arrive { lat: SITE_LAT + 0.5, lon: SITE_LON, at: t(2026, 3, 10, 10, 0) }).unwrap();
+    let (km, reason) = position(t(2026, 3, 10, 11, 0));
+    assert!((km - 55.6).abs() < 0.1 && reason.contains("from last arrival"), "{km} {reason}");
+    // An arrival at 08:30, recorded after the one at 10:00 (an offline batch): not the last one.
+    w.ops.arrive(b, Arrive { lat: SITE_LAT + 1.0, lon: SITE_LON, at: t(2026, 3, 10, 8, 30) }).unwrap();
+    let (km, _) = position(t(2026, 3, 10, 11, 0));
+    assert!((km - 55.6).abs() < 0.1, "{km}");
 }

@@ -3,7 +3,10 @@
 //! `cargo run --release -p fieldhouse-sim --example simulate -- [small|default|large] [BACKEND] [DATA_DIR] [--months N]`
 //!
 //! Backends: `memory` (the in-memory reference core), `ops` (the library
-//! path: `fieldhouse_ops::Ops` in-process into `DATA_DIR/ops.db`), `http`
+//! path: `fieldhouse_ops::Ops` in-process into `DATA_DIR/ops.db`, a bulk
+//! load committing in batches, as `fieldhouse simulate` runs it),
+//! `ops-unbatched` (the same with one durable commit per operation, as the
+//! HTTP API commits: the same outbox, the baseline of the batching), `http`
 //! (the HTTP path: the full API in-process on 127.0.0.1, auth on, over
 //! `DATA_DIR/ops.db`), or an `http://host:port` URL of a running
 //! `fieldhouse serve` (token from `FIELDHOUSE_TOKEN`). `--months N` bounds the run;
@@ -74,6 +77,10 @@ fn main() -> Result<(), BoxError> {
         "ops" => {
             started = Instant::now();
             fieldhouse_sim::simulate(&dir, &cfg, None)?
+        }
+        "ops-unbatched" => {
+            started = Instant::now();
+            fieldhouse_sim::simulate_unbatched(&dir, &cfg, None)?
         }
         "http" => {
             std::fs::create_dir_all(&dir)?;

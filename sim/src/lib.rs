@@ -42,10 +42,52 @@ pub use http::simulate_http;
 /// if missing; it must hold no events yet). Ids are seeded from `cfg.seed`,
 /// so the same config gives an identical outbox. `progress` is called once
 /// per simulated day.
+///
+/// The run is a bulk load ([`fieldhouse_ops::Ops::bulk`] with
+/// [`bulk_options`]): operations are committed in batches, not one durable
+/// commit each, and the outbox is byte for byte the one of
+/// [`simulate_unbatched`]. A run that crashes (or fails) midway leaves the
+/// database at its last committed batch, consistent but incomplete; since a
+/// non-empty outbox is refused, rerun it into a fresh data directory.
 pub fn simulate(
     data_dir: &std::path::Path,
     cfg: &SimConfig,
     progress: Option<&dyn Fn(Progress)>,
+) -> Result<SimSummary> {
+    simulate_bulk(data_dir, cfg, progress, bulk_options())
+}
+
+/// [`simulate`] with other batches (`options`); the outbox is the same.
+pub fn simulate_bulk(
+    data_dir: &std::path::Path,
+    cfg: &SimConfig,
+    progress: Option<&dyn Fn(Progress)>,
+    options: fieldhouse_ops::BulkOptions,
+) -> Result<SimSummary> {
+    simulate_into(data_dir, cfg, progress, Some(options))
+}
+
+/// [`simulate`] with one transaction and one durable commit per operation,
+/// as the HTTP API runs them: the reference the bulk load is tested
+/// against, and the baseline it is measured against.
+pub fn simulate_unbatched(
+    data_dir: &std::path::Path,
+    cfg: &SimConfig,
+    progress: Option<&dyn Fn(Progress)>,
+) -> Result<SimSummary> {
+    simulate_into(data_dir, cfg, progress, None)
+}
+
+/// How [`simulate`] batches its operations.
+pub fn bulk_options() -> fieldhouse_ops::BulkOptions {
+    fieldhouse_ops::BulkOptions::default()
+}
+
+fn simulate_into(
+    data_dir: &std::path::Path,
+    cfg: &SimConfig,
+    progress: Option<&dyn Fn(Progress)>,
+    bulk: Option<fieldhouse_ops::BulkOptions>,
 ) -> Result<SimSummary> {
     std::fs::create_dir_all(data_dir).map_err(|source| Error::Io { path: data_dir.display().to_string(), source })?;
     let path = data_dir.join("ops.db");
@@ -55,6 +97,16 @@ pub fn simulate(
     if existing > 0 {
         return Err(Error::NotEmpty { path: path.display().to_string(), events: existing });
     }
+    let load = bulk.map(|options| ops.bulk(options)).transpose().map_err(open)?;
     let mut core = ops_core::OpsCore::new(ops);
-    simulate_with(&mut core, cfg, progress)
+    let summary = simulate_with(&mut core, cfg, progress);
+    // Commit the last batch also when the run failed: the database then
+    // holds everything up to the failure, as without batching.
+    let finished = load.map(fieldhouse_ops::BulkLoad::finish).transpose();
+    let summary = summary?;
+    let stats = finished.map_err(|e| Error::Backend { op: "bulk_commit", source: Box::new(e) })?;
+    if let Some(s) = stats {
+        tracing::debug!(operations = s.operations, batches = s.batches, rolled_back = s.rolled_back, "bulk simulation committed");
+    }
+    Ok(summary)
 }

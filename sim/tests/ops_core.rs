@@ -9,9 +9,9 @@ use std::path::Path;
 use chrono::NaiveTime;
 use fieldhouse_domain::event::Event;
 use fieldhouse_engine::KpiRequest;
-use fieldhouse_ops::{Ops, OpsConfig};
+use fieldhouse_ops::{BulkOptions, Ops, OpsConfig};
 use fieldhouse_sim::metrics::{invariant_violations, stream_stats};
-use fieldhouse_sim::{SimConfig, Size, simulate};
+use fieldhouse_sim::{SimConfig, Size, simulate, simulate_bulk, simulate_unbatched};
 use sha2::{Digest, Sha256};
 
 /// A scratch directory, in memory where there is one: the core fsyncs every
@@ -57,6 +57,28 @@ fn same_seed_gives_the_same_outbox_and_another_seed_does_not() {
     assert_ne!(ha, hc, "another seed, another outbox");
     // A second run into the same data directory is refused, not mixed in.
     assert!(simulate(a.path(), &cfg, None).is_err());
+}
+
+#[test]
+fn bulk_load_gives_the_outbox_of_one_commit_per_operation_byte_for_byte() {
+    // Two months so that refusals (stock-outs, duplicate mobile batches) happen inside batches.
+    let cfg = SimConfig { technicians: 8, ..small() };
+    let (unbatched, bulk, tiny) = (scratch(), scratch(), scratch());
+    let s_unbatched = simulate_unbatched(unbatched.path(), &cfg, None).unwrap();
+    let s_bulk = simulate(bulk.path(), &cfg, None).unwrap();
+    // Batches of 7 operations: many boundaries, each batch commit durable.
+    let options = BulkOptions { max_operations: 7, durable_batches: true, ..BulkOptions::default() };
+    let s_tiny = simulate_bulk(tiny.path(), &cfg, None, options).unwrap();
+    assert!(s_unbatched.stock_outs > 0, "refused consumptions inside batches: {s_unbatched:?}");
+    assert_eq!(s_unbatched, s_bulk);
+    assert_eq!(s_unbatched, s_tiny);
+    let ((e, h), (eb, hb), (et, ht)) = (outbox(unbatched.path()), outbox(bulk.path()), outbox(tiny.path()));
+    assert!(e.len() > 10_000, "{} events", e.len());
+    assert_eq!((eb.len(), et.len()), (e.len(), e.len()));
+    assert_eq!(hb, h, "bulk load, same outbox");
+    assert_eq!(ht, h, "batches of 7, same outbox");
+    // After the load the database is an ordinary one: durable commits again, another run refused.
+    assert!(simulate(bulk.path(), &cfg, None).is_err());
 }
 
 #[test]
