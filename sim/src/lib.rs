@@ -106,7 +106,12 @@ fn simulate_into(
     let summary = summary?;
     let stats = finished.map_err(|e| Error::Backend { op: "bulk_commit", source: Box::new(e) })?;
     if let Some(s) = stats {
-        tracing::debug!(operations = s.operations, batches = s.batches, rolled_back = s.rolled_back, "bulk simulation committed");
+        tracing::debug!(
+            operations = s.operations,
+            batches = s.batches,
+            rolled_back = s.rolled_back,
+            "bulk simulation committed"
+        );
     }
     Ok(summary)
 }
