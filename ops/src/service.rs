@@ -390,12 +390,15 @@ impl Writer {
         if b.broken {
             return Err(batch_lost());
         }
-        if b.pending > 0 {
-            if self.conn.is_autocommit() {
-                b.broken = true;
-                return Err(batch_lost());
-            }
+        if !self.conn.is_autocommit() {
+            // Open (also when an operation panicked in it: its savepoint
+            // was rolled back, the batch goes on).
             return Ok(());
+        }
+        if b.pending > 0 {
+            // Operations ran in a batch that SQLite has ended since.
+            b.broken = true;
+            return Err(batch_lost());
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         b.batch_started = Instant::now();
@@ -425,11 +428,15 @@ impl Writer {
     /// Commit the open batch, if any.
     fn commit_batch(&mut self) -> Result<()> {
         let Some(b) = self.bulk.as_mut() else { return Ok(()) };
-        if b.pending == 0 {
+        let operations = std::mem::take(&mut b.pending);
+        if self.conn.is_autocommit() {
+            if operations > 0 {
+                // Operations ran in a batch that SQLite has ended since.
+                b.broken = true;
+                return Err(batch_lost());
+            }
             return Ok(());
         }
-        let operations = b.pending;
-        b.pending = 0;
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             b.broken = true;
             if !self.conn.is_autocommit()
@@ -774,6 +781,27 @@ mod tests {
         drop(load);
         assert_eq!(synchronous(&ops), 2);
         assert!(!ops.inner.bulk.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn an_operation_that_panics_in_a_bulk_load_leaves_nothing_and_the_load_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig::default()).unwrap();
+        let load = ops.bulk(BulkOptions::default()).unwrap();
+        for first in [true, false] {
+            // First of its batch (the batch began with it), then inside a batch.
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ops.write(SOURCE_OPS, |tx| -> crate::Result<()> {
+                    tx.prepare_cached("INSERT INTO manufacturers (id, body) VALUES ('x', '{}')")?.execute([])?;
+                    panic!("in the middle of an operation")
+                })
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(rows(&ops).1.len(), usize::from(!first), "the panicking operation left nothing");
+            register(&ops, "after");
+        }
+        load.finish().unwrap();
+        assert_eq!(rows(&ops).1.len(), 2);
     }
 
     #[test]
