@@ -229,18 +229,27 @@ impl Ops {
             return Err(crate::Error::conflict("bulk_load_active", "a bulk load is already in progress"));
         }
         let restore = Pragmas::read(&w.conn)?;
-        if !options.durable_batches {
-            w.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let relax = |conn: &Connection| -> rusqlite::Result<()> {
+            if !options.durable_batches {
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            // Savepoint journals in memory, not a temporary file written at
+            // every operation's first change of a page; a page cache large
+            // enough for the indexes a load keeps touching.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+            conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
+            // Checkpoints every 64 MiB of log, not every 4 MiB: the pages a
+            // load keeps changing (index leaves, the outbox's end) are copied
+            // into the database once per checkpoint, not after nearly every batch.
+            conn.pragma_update(None, "wal_autocheckpoint", BULK_AUTOCHECKPOINT_PAGES)
+        };
+        if let Err(e) = relax(&w.conn) {
+            if let Err(back) = w.conn.pragma_update(None, "synchronous", "FULL").and_then(|()| restore.restore(&w.conn))
+            {
+                tracing::error!(error = %back, "bulk load: restoring the connection settings failed");
+            }
+            return Err(e.into());
         }
-        // Savepoint journals in memory, not a temporary file written at
-        // every operation's first change of a page; a page cache large
-        // enough for the indexes a load keeps touching.
-        w.conn.pragma_update(None, "temp_store", "MEMORY")?;
-        w.conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
-        // Checkpoints every 64 MiB of log, not every 4 MiB: the pages a load
-        // keeps changing (index leaves, the outbox's end) are copied into the
-        // database once per checkpoint, not after nearly every batch.
-        w.conn.pragma_update(None, "wal_autocheckpoint", BULK_AUTOCHECKPOINT_PAGES)?;
         w.bulk = Some(BulkState {
             restore,
             options,
@@ -474,9 +483,15 @@ impl Writer {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match &checkpoint {
-            Ok((busy, log, done)) => {
-                tracing::debug!(busy, log_frames = log, checkpointed = done, "bulk load: wal checkpoint");
+            Ok((0, log, done)) => {
+                tracing::debug!(log_frames = log, checkpointed = done, "bulk load: wal checkpoint");
             }
+            Ok((busy, log, done)) => tracing::warn!(
+                busy,
+                log_frames = log,
+                checkpointed = done,
+                "bulk load: wal checkpoint incomplete (readers); the last batches are durable at the next checkpoint"
+            ),
             Err(e) => tracing::warn!(error = %e, "bulk load: wal checkpoint failed"),
         }
         committed?;
