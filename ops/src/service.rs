@@ -229,18 +229,27 @@ impl Ops {
             return Err(crate::Error::conflict("bulk_load_active", "a bulk load is already in progress"));
         }
         let restore = Pragmas::read(&w.conn)?;
-        if !options.durable_batches {
-            w.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let relax = |conn: &Connection| -> rusqlite::Result<()> {
+            if !options.durable_batches {
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            // Savepoint journals in memory, not a temporary file written at
+            // every operation's first change of a page; a page cache large
+            // enough for the indexes a load keeps touching.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+            conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
+            // Checkpoints every 64 MiB of log, not every 4 MiB: the pages a
+            // load keeps changing (index leaves, the outbox's end) are copied
+            // into the database once per checkpoint, not after nearly every batch.
+            conn.pragma_update(None, "wal_autocheckpoint", BULK_AUTOCHECKPOINT_PAGES)
+        };
+        if let Err(e) = relax(&w.conn) {
+            if let Err(back) = w.conn.pragma_update(None, "synchronous", "FULL").and_then(|()| restore.restore(&w.conn))
+            {
+                tracing::error!(error = %back, "bulk load: restoring the connection settings failed");
+            }
+            return Err(e.into());
         }
-        // Savepoint journals in memory, not a temporary file written at
-        // every operation's first change of a page; a page cache large
-        // enough for the indexes a load keeps touching.
-        w.conn.pragma_update(None, "temp_store", "MEMORY")?;
-        w.conn.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
-        // Checkpoints every 64 MiB of log, not every 4 MiB: the pages a load
-        // keeps changing (index leaves, the outbox's end) are copied into the
-        // database once per checkpoint, not after nearly every batch.
-        w.conn.pragma_update(None, "wal_autocheckpoint", BULK_AUTOCHECKPOINT_PAGES)?;
         w.bulk = Some(BulkState {
             restore,
             options,
@@ -390,12 +399,15 @@ impl Writer {
         if b.broken {
             return Err(batch_lost());
         }
-        if b.pending > 0 {
-            if self.conn.is_autocommit() {
-                b.broken = true;
-                return Err(batch_lost());
-            }
+        if !self.conn.is_autocommit() {
+            // Open (also when an operation panicked in it: its savepoint
+            // was rolled back, the batch goes on).
             return Ok(());
+        }
+        if b.pending > 0 {
+            // Operations ran in a batch that SQLite has ended since.
+            b.broken = true;
+            return Err(batch_lost());
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         b.batch_started = Instant::now();
@@ -425,11 +437,15 @@ impl Writer {
     /// Commit the open batch, if any.
     fn commit_batch(&mut self) -> Result<()> {
         let Some(b) = self.bulk.as_mut() else { return Ok(()) };
-        if b.pending == 0 {
+        let operations = std::mem::take(&mut b.pending);
+        if self.conn.is_autocommit() {
+            if operations > 0 {
+                // Operations ran in a batch that SQLite has ended since.
+                b.broken = true;
+                return Err(batch_lost());
+            }
             return Ok(());
         }
-        let operations = b.pending;
-        b.pending = 0;
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             b.broken = true;
             if !self.conn.is_autocommit()
@@ -467,9 +483,15 @@ impl Writer {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match &checkpoint {
-            Ok((busy, log, done)) => {
-                tracing::debug!(busy, log_frames = log, checkpointed = done, "bulk load: wal checkpoint");
+            Ok((0, log, done)) => {
+                tracing::debug!(log_frames = log, checkpointed = done, "bulk load: wal checkpoint");
             }
+            Ok((busy, log, done)) => tracing::warn!(
+                busy,
+                log_frames = log,
+                checkpointed = done,
+                "bulk load: wal checkpoint incomplete (readers); the last batches are durable at the next checkpoint"
+            ),
             Err(e) => tracing::warn!(error = %e, "bulk load: wal checkpoint failed"),
         }
         committed?;
@@ -774,6 +796,27 @@ mod tests {
         drop(load);
         assert_eq!(synchronous(&ops), 2);
         assert!(!ops.inner.bulk.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn an_operation_that_panics_in_a_bulk_load_leaves_nothing_and_the_load_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Ops::open(&dir.path().join("ops.db"), OpsConfig::default()).unwrap();
+        let load = ops.bulk(BulkOptions::default()).unwrap();
+        for first in [true, false] {
+            // First of its batch (the batch began with it), then inside a batch.
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ops.write(SOURCE_OPS, |tx| -> crate::Result<()> {
+                    tx.prepare_cached("INSERT INTO manufacturers (id, body) VALUES ('x', '{}')")?.execute([])?;
+                    panic!("in the middle of an operation")
+                })
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(rows(&ops).1.len(), usize::from(!first), "the panicking operation left nothing");
+            register(&ops, "after");
+        }
+        load.finish().unwrap();
+        assert_eq!(rows(&ops).1.len(), 2);
     }
 
     #[test]
