@@ -342,7 +342,7 @@ async fn two_partners_in_turn_see_only_their_own_through_api_dashboard_and_repor
     eprintln!("reports written: {:?}", started.elapsed());
 
     // Two KPI computations at once: the dashboard's sections are computed side by side.
-    let config = fieldhouse_api::ServeConfig { kpi_concurrency: 2, ..support::test_config() };
+    let config = fieldhouse_api::ServeConfig { kpi_concurrency: 2, kpi_timeout_secs: 600, ..support::test_config() };
     let server = support::start_with(w.dir, config, &[("a", a), ("b", b)], true).await;
     let now = w.now.to_rfc3339();
     let catalog: Vec<String> =
