@@ -15,7 +15,8 @@ set -euo pipefail
 size="${1:-default}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -35,7 +36,7 @@ echo "== fieldhouse demo --size $size (serving on 127.0.0.1:$port)" >&2
 t0=$(now)
 "$BIN" --data-dir "$work/data" demo --size "$size" --addr "127.0.0.1:$port" >"$work/log" 2>&1 &
 pid=$!
-until grep -q "dashboard cache warmed" "$work/log"; do
+until grep -qs "dashboard cache warmed" "$work/log"; do
   if ! kill -0 "$pid" 2>/dev/null; then
     cat "$work/log" >&2
     echo "the demo stopped before serving" >&2
