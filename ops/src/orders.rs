@@ -755,20 +755,27 @@ fn active_technician(conn: &Connection, id: Uuid) -> Result<master::TechRow> {
     Ok(t)
 }
 
+/// Move an order to state `next` with `technician_id` (of `agent_id`) as its technician.
+fn set_technician(
+    tx: &Tx<'_>,
+    order_id: Uuid,
+    next: &str,
+    technician_id: Uuid,
+    agent_id: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE orders SET state = ?2, technician_id = ?3, agent_id = ?4, updated_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![db::id(order_id), next, db::id(technician_id), agent_id.map(db::id), db::ts(at)])?;
+    Ok(())
+}
+
 fn assign_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &AssignOrder) -> Result<OrderView> {
     let (o, next) = step(tx, order_id, OrderAction::Assign)?;
     not_before("at", c.at, o.opened_at, "the opening")?;
     let t = active_technician(tx, c.technician_id)?;
-    tx.prepare_cached(
-        "UPDATE orders SET state = ?2, technician_id = ?3, agent_id = ?4, updated_at = ?5 WHERE id = ?1",
-    )?
-    .execute(params![
-        db::id(order_id),
-        next.as_str(),
-        db::id(c.technician_id),
-        t.hired.agent_id.map(db::id),
-        db::ts(c.at)
-    ])?;
+    set_technician(tx, order_id, next.as_str(), c.technician_id, t.hired.agent_id, c.at)?;
     tx.emit(c.at, OrderAssigned { order_id, technician_id: c.technician_id, agent_id: t.hired.agent_id })?;
     load_order(tx, order_id)
 }
@@ -781,16 +788,7 @@ fn reassign_tx(tx: &mut Tx<'_>, order_id: Uuid, c: &ReassignOrder) -> Result<Ord
         return Err(Error::invalid("technician_id", "the order is already assigned to this technician"));
     }
     let t = active_technician(tx, c.technician_id)?;
-    tx.prepare_cached(
-        "UPDATE orders SET state = ?2, technician_id = ?3, agent_id = ?4, updated_at = ?5 WHERE id = ?1",
-    )?
-    .execute(params![
-        db::id(order_id),
-        next.as_str(),
-        db::id(c.technician_id),
-        t.hired.agent_id.map(db::id),
-        db::ts(c.at)
-    ])?;
+    set_technician(tx, order_id, next.as_str(), c.technician_id, t.hired.agent_id, c.at)?;
     tx.emit(
         c.at,
         OrderReassigned {
