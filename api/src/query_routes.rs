@@ -279,7 +279,7 @@ async fn post_sql(
     cfg.sql_dir = s.engine.config().sql_dir.clone();
     let engine = Engine::new(cfg).map_err(|e| ApiError::internal(&e))?;
     let limits = SqlLimits { max_rows, timeout: Some(s.config.sql_timeout()) };
-    let session = SessionOptions { as_of, now: None };
+    let session = SessionOptions { as_of, now: None, ..SessionOptions::default() };
     let started = Instant::now();
     let metrics = s.metrics.clone();
     let stream = match fieldhouse_engine::run_sql(&engine, &req.sql, &caller, limits, &session).await {

@@ -97,7 +97,7 @@ impl QueryArgs {
             Some(s) => Some(fieldhouse_domain::event::parse_ts("now", s)?),
             None => None,
         };
-        Ok(SessionOptions { as_of, now })
+        Ok(SessionOptions { as_of, now, ..SessionOptions::default() })
     }
 
     fn caller(&self) -> Caller {

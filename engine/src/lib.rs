@@ -9,6 +9,8 @@
 //! - [`scope`]: [`Caller`], [`Role`] and what an agent-bound caller may see.
 //! - [`catalog`]: the KPI files of `sql/kpi/`: header, typed parameters,
 //!   allowed dimensions, audience.
+//! - [`entity`]: the views kept as Delta tables of the lake, brought up to
+//!   date after every commit by recomputing the touched keys.
 //! - [`cache`]: [`cache::KpiCache`], KPI answers kept per lake version.
 //! - [`run`]: [`run_kpi`] and read-only [`run_sql`], as record-batch streams.
 //! - [`output`]: results as a text table, CSV, JSON or Parquet.
@@ -19,6 +21,7 @@
 pub mod cache;
 mod cached;
 pub mod catalog;
+pub mod entity;
 pub mod error;
 pub mod output;
 pub mod run;
@@ -31,7 +34,8 @@ pub mod udf;
 
 pub use catalog::{Catalog, KpiDef, ParamDef, ParamType};
 pub use datafusion::execution::SendableRecordBatchStream;
+pub use entity::{EntityReport, MaintainOptions};
 pub use error::{Error, Result};
 pub use run::{KpiRequest, SqlLimits, collect, plan_kpi, run_kpi, run_sql};
 pub use scope::{Caller, Role};
-pub use session::{AsOf, Engine, EngineConfig, SessionOptions, default_memory_limit};
+pub use session::{AsOf, Engine, EngineConfig, SessionOptions, Source, default_memory_limit};

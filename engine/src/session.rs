@@ -20,6 +20,7 @@ use tracing::debug;
 
 use crate::cached::CachedView;
 use crate::catalog::Catalog;
+use crate::entity::{EntityDef, Manifest, entity_defs};
 use crate::scope::{Caller, PARTNER_SETS, partner_events_sql};
 use crate::sqlfiles::{self, SqlFile};
 use crate::{Error, Result, udf};
@@ -51,6 +52,12 @@ pub struct EngineConfig {
     /// version, caller scope and reference instant; sessions whose instant
     /// is the wall clock never share one.
     pub view_sets: usize,
+    /// Latest reads take the events version the entity tables were last
+    /// brought to (a server that maintains them after every commit: answers
+    /// lag the newest commit by one maintenance pass). Off (the default), a
+    /// latest read uses the entity tables only when they reflect the newest
+    /// `events` version, and computes from the raw events otherwise.
+    pub read_maintained: bool,
 }
 
 /// The default memory pool: half of the machine's memory, at least 2 GiB
@@ -79,6 +86,7 @@ impl EngineConfig {
             query_timeout: Duration::from_secs(300),
             target_partitions: None,
             view_sets: 2,
+            read_maintained: false,
         }
     }
 }
@@ -127,6 +135,19 @@ pub struct SessionOptions {
     /// The reference instant `fh_now()` (SLA states of open orders, ages).
     /// Default: the as-of instant, the commit time of the as-of version, or the wall clock.
     pub now: Option<DateTime<Utc>>,
+    /// Where the views come from.
+    pub source: Source,
+}
+
+/// Where a session's views come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// The entity tables when they reflect the events version read (and the
+    /// caller sees the whole lake); the raw events otherwise.
+    #[default]
+    Auto,
+    /// Always computed from the raw events (what the entity tables are checked against).
+    Events,
 }
 
 /// What a computed view set was computed for.
@@ -135,6 +156,8 @@ struct ViewKey {
     version: u64,
     agent: Option<uuid::Uuid>,
     now: DateTime<Utc>,
+    /// Read from the entity tables (else computed from the raw events).
+    entities: bool,
 }
 
 /// The views of one session (and the agent's slice of `events`), each
@@ -152,8 +175,14 @@ type ViewSets = Mutex<Vec<(ViewKey, Arc<ViewSet>)>>;
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: EngineConfig,
-    runtime: Arc<RuntimeEnv>,
+    pub(crate) runtime: Arc<RuntimeEnv>,
     views: Arc<Vec<SqlFile>>,
+    /// The entity views (see [`crate::entity`]).
+    pub(crate) entities: Arc<Vec<EntityDef>>,
+    /// The entity manifest as read so far.
+    pub(crate) manifest: Arc<Mutex<Manifest>>,
+    /// One maintenance pass at a time.
+    pub(crate) maintain_lock: Arc<tokio::sync::Mutex<()>>,
     catalog: Arc<Catalog>,
     /// Recently computed view sets, most recent last.
     view_sets: Arc<ViewSets>,
@@ -176,6 +205,7 @@ impl Engine {
             None => (sqlfiles::embedded_views(), sqlfiles::embedded_kpis()),
         };
         let catalog = Catalog::from_files(&kpis)?;
+        let entities = entity_defs(&views)?;
         let mut disk = DiskManagerBuilder::default();
         if let Some(dir) = &config.spill_dir {
             disk = disk.with_mode(DiskManagerMode::Directories(vec![dir.clone()]));
@@ -189,6 +219,9 @@ impl Engine {
             config,
             runtime,
             views: Arc::new(views),
+            entities: Arc::new(entities),
+            manifest: Arc::new(Mutex::new(Manifest::default())),
+            maintain_lock: Arc::new(tokio::sync::Mutex::new(())),
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
             latest: Arc::new(tokio::sync::Mutex::new(None)),
@@ -216,16 +249,64 @@ impl Engine {
         self.config.data_dir.join("lake").join(name)
     }
 
-    /// The current version of the lake's `events` table (what a latest read sees now).
+    /// The lake version a latest read sees now: the newest `events` version,
+    /// or with [`EngineConfig::read_maintained`] the one the entity tables
+    /// were last brought to.
     pub async fn lake_version(&self) -> Result<i64> {
-        let table = self.latest_events().await?;
-        Ok(i64::try_from(table.version().unwrap_or(0)).unwrap_or(i64::MAX))
+        let v = self.latest_version().await?;
+        Ok(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+
+    /// See [`Engine::lake_version`].
+    async fn latest_version(&self) -> Result<u64> {
+        let newest = self.latest_events().await?.version().unwrap_or(0);
+        if self.config.read_maintained
+            && let Some((v, _)) = self.entities_latest()?
+            && v <= newest
+        {
+            return Ok(v);
+        }
+        Ok(newest)
+    }
+
+    /// DataFusion settings of every session.
+    pub(crate) fn session_config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new().with_information_schema(false);
+        // Strings from the lake as plain `Utf8`, not `Utf8View`: the views
+        // join the events to themselves by order id many times, and every
+        // join output of view arrays keeps all the input's string buffers
+        // alive, so each further join copies gigabytes (the `orders` view of
+        // a 12 M-event lake took 35 s and 4.6 GB with views). Filters on the
+        // scan still skip the rows they reject before the other columns are
+        // decoded.
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        if let Some(n) = self.config.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        config
+    }
+
+    /// A scan of Delta table `table` for a session of `ctx`.
+    pub(crate) async fn delta_provider(
+        &self,
+        ctx: &SessionContext,
+        table: &DeltaTable,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        let lake = |source| Error::Lake { table: table.table_url().to_string(), source };
+        table.update_datafusion_session(&ctx.state()).map_err(lake)?;
+        let provider = table
+            .table_provider()
+            .with_session(Arc::new(ctx.state()))
+            .await
+            .map_err(Error::query("scanning a lake table"))?;
+        Ok(provider)
     }
 
     /// The `events` table at its latest version, from the kept copy brought
     /// up to date, or loaded when there is none (or updating it failed, e.g.
     /// after the log it stood on was cleaned up).
-    async fn latest_events(&self) -> Result<DeltaTable> {
+    pub(crate) async fn latest_events(&self) -> Result<DeltaTable> {
         let mut kept = self.latest.lock().await;
         if let Some(table) = kept.as_mut() {
             match table.update_incremental(None).await {
@@ -259,7 +340,7 @@ impl Engine {
         }
     }
 
-    async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
+    pub(crate) async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
         let lake = |source| Error::Lake { table: name.to_string(), source };
         let path = self.table_path(name);
         let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
@@ -303,28 +384,29 @@ impl Engine {
     /// report or a dashboard page of many KPIs reads the lake once.
     pub async fn session(&self, caller: &Caller, options: &SessionOptions) -> Result<SessionContext> {
         let scope = caller.scope()?;
-        let mut config = SessionConfig::new().with_information_schema(false);
-        // Strings from the lake as plain `Utf8`, not `Utf8View`: the views
-        // join the events to themselves by order id many times, and every
-        // join output of view arrays keeps all the input's string buffers
-        // alive, so each further join copies gigabytes (the `orders` view of
-        // a 12 M-event lake took 35 s and 4.6 GB with views). Filters on the
-        // scan still skip the rows they reject before the other columns are
-        // decoded.
-        config.options_mut().execution.parquet.schema_force_view_types = false;
-        config.options_mut().execution.parquet.pushdown_filters = true;
-        if let Some(n) = self.config.target_partitions {
-            config = config.with_target_partitions(n);
-        }
+        let config = self.session_config();
         let ctx = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
 
-        let events = match options.as_of {
-            AsOf::Latest => self.latest_events().await?,
-            AsOf::Version(v) => match self.kept_at(v).await {
+        let latest = match options.as_of {
+            AsOf::Latest if self.config.read_maintained => Some(self.latest_version().await?),
+            _ => None,
+        };
+        let events = match (options.as_of, latest) {
+            (AsOf::Latest, Some(v)) => match self.kept_at(v).await {
+                Some(table) => table,
+                None => self.load_table(EVENTS_TABLE, AsOf::Version(v)).await?,
+            },
+            (AsOf::Latest, None) => self.latest_events().await?,
+            (AsOf::Version(v), _) => match self.kept_at(v).await {
                 Some(table) => table,
                 None => self.load_table(EVENTS_TABLE, options.as_of).await?,
             },
-            as_of => self.load_table(EVENTS_TABLE, as_of).await?,
+            (as_of, _) => self.load_table(EVENTS_TABLE, as_of).await?,
+        };
+        // The entity tables at the versions that reflect this events version, when the caller sees everything.
+        let entity_versions = match (scope, options.source, events.version()) {
+            (None, Source::Auto, Some(v)) => self.entities_at(v)?,
+            _ => None,
         };
         let now = match (options.now, options.as_of) {
             (Some(n), _) => n,
@@ -341,16 +423,11 @@ impl Engine {
             ctx.register_udf(f);
         }
         let reusable = self.config.view_sets > 0 && !(options.now.is_none() && options.as_of == AsOf::Latest);
-        let key = ViewKey { version: events.version().unwrap_or(0), agent: scope, now };
+        let key =
+            ViewKey { version: events.version().unwrap_or(0), agent: scope, now, entities: entity_versions.is_some() };
         let cached = if reusable { self.cached_views(&key) } else { None };
-        let lake = |source| Error::Lake { table: EVENTS_TABLE.to_string(), source };
-        events.update_datafusion_session(&ctx.state()).map_err(lake)?;
-        let provider = events
-            .table_provider()
-            .with_session(Arc::new(ctx.state()))
-            .await
-            .map_err(Error::query("scanning events"))?;
-        debug!(version = events.version(), ?scope, %now, "session over events");
+        let provider = self.delta_provider(&ctx, &events).await?;
+        debug!(version = events.version(), ?scope, %now, entities = entity_versions.is_some(), "session over events");
 
         let mut scoped_events = None;
         match scope {
@@ -423,10 +500,28 @@ impl Engine {
         let partitions = ctx.state().config().target_partitions();
         let mut views = Vec::with_capacity(self.views.len());
         for view in self.views.iter() {
-            let df = ctx
+            let mut df = ctx
                 .sql_with_options(&view.body, crate::run::read_only())
                 .await
                 .map_err(Error::query(format!("planning view `{}`", view.name)))?;
+            if let Some(version) = entity_versions.as_ref().and_then(|t| t.get(&view.name)) {
+                // Read the entity table instead, in the types of the view's own plan.
+                let table = self.load_entity(&view.name, Some(*version)).await?;
+                let entity = self.delta_provider(&ctx, &table).await?;
+                let exprs: Vec<datafusion::prelude::Expr> = df
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        datafusion::prelude::cast(datafusion::prelude::col(f.name()), f.data_type().clone())
+                            .alias(f.name())
+                    })
+                    .collect();
+                df = ctx
+                    .read_table(entity)
+                    .and_then(|d| d.select(exprs))
+                    .map_err(Error::query(format!("reading entity table `{}`", view.name)))?;
+            }
             let provider = Arc::new(CachedView::new(&view.name, df, partitions));
             ctx.register_table(view.name.as_str(), provider.clone())
                 .map_err(Error::query(format!("registering view `{}`", view.name)))?;

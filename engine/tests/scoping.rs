@@ -40,7 +40,7 @@ fn orders_equipment(orders: &[u128]) -> Vec<String> {
 }
 
 fn now() -> SessionOptions {
-    SessionOptions { as_of: AsOf::Latest, now: Some(t(NOW)) }
+    SessionOptions { as_of: AsOf::Latest, now: Some(t(NOW)), ..SessionOptions::default() }
 }
 
 async fn sql(engine: &Engine, caller: &Caller, q: &str) -> Result<Vec<Value>, Error> {

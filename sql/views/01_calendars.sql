@@ -1,5 +1,6 @@
 -- Business calendars: the latest definition of each calendar id (a
 -- re-definition replaces the calendar for every order that names it).
+-- entity: key=calendar_id
 SELECT calendar_id, calendar_json, defined_at FROM (
     SELECT calendar_id,
            json_str(payload, 'calendar') AS calendar_json,

@@ -1,4 +1,5 @@
 -- Product models with manufacturer and standard repair time.
+-- entity: key=product_id
 SELECT product_id, manufacturer_id, model, family, standard_repair_minutes, warranty_months FROM (
     SELECT product_id, manufacturer_id,
            json_str(payload, 'model') AS model,

@@ -1,4 +1,5 @@
 -- Spare parts with component, cost and list price (cents).
+-- entity: key=part_id
 SELECT part_id, part_number, description, component, cost_cents, price_cents, currency FROM (
     SELECT part_id,
            json_str(payload, 'part_number') AS part_number,

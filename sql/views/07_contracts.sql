@@ -2,6 +2,7 @@
 -- contract_signed event per contract wins.
 -- Latest by first_value(.. ORDER BY .. DESC) per group (a grouped aggregation), not row_number() = 1: a
 -- window over one-row partitions costs microseconds per partition (see 03_sites.sql).
+-- entity: key=contract_id
 SELECT c.contract_id, c.customer_id, c.tier, c.calendar_id, c.valid_from, c.valid_to, c.labour_covered,
        c.labour_rate_cents_per_hour, c.parts_discount_pct, c.pause_on_parts, c.sla_json, t.terminated_on
 FROM (

@@ -1,5 +1,6 @@
 -- Technicians: region, employer (agent_id NULL = own staff), shift calendar,
 -- hired and left instants.
+-- entity: key=technician_id
 SELECT h.technician_id, h.name, h.region, h.agent_id, h.shift_calendar_id, h.hired_at, l.left_at
 FROM (
     SELECT technician_id,

@@ -1,5 +1,6 @@
 -- Visits: one row per visit (opened by travel_started), with travel, arrival,
 -- end, outcome, logged work and its position among the order's visits.
+-- entity: key=order_id
 SELECT v.*,
        row_number() OVER (PARTITION BY order_id ORDER BY coalesce(travel_started_at, arrived_at, ended_at), visit_id)
            AS visit_seq

@@ -5,6 +5,7 @@
 -- A view, not a CTE of `orders`, because `orders` reads it twice (for the
 -- order row and for which pauses stop its clock): DataFusion inlines a CTE at
 -- every reference, a view is computed once per query.
+-- entity: key=order_id follows=contracts.contract_id
 SELECT e.order_id, e.entitlement, e.contract_id, c.tier, coalesce(c.pause_on_parts, false) AS pause_on_parts
 FROM (
     SELECT order_id,

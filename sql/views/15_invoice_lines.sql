@@ -1,4 +1,5 @@
 -- Invoice lines, unnested from the invoice payload.
+-- entity: key=invoice_id
 SELECT invoice_id, order_id, issued_at,
        json_str(line, 'kind') AS kind,
        json_str(line, 'description') AS description,

@@ -2,6 +2,7 @@
 -- rejected | filed. The latest decision (approved/rejected) wins.
 -- The first filing / latest decision per claim: first_value(.. ORDER BY ..) per group, not
 -- row_number() = 1 (a sort and a window over every claim; see orders).
+-- entity: key=claim_id
 WITH filed AS (
     SELECT claim_id,
            first_value(order_id ORDER BY occurred_at, event_id) AS order_id,

@@ -241,7 +241,7 @@ async fn world() -> World {
 }
 
 fn options(now: chrono::DateTime<chrono::Utc>) -> SessionOptions {
-    SessionOptions { as_of: AsOf::Latest, now: Some(now) }
+    SessionOptions { as_of: AsOf::Latest, now: Some(now), ..SessionOptions::default() }
 }
 
 async fn sql(engine: &Engine, caller: &Caller, q: &str, now: chrono::DateTime<chrono::Utc>) -> String {

@@ -1,7 +1,14 @@
--- Service orders: one row per order with its lifecycle times, current
+-- Service orders without the SLA states at fh_now(): everything of `orders`
+-- that depends on the events alone (lifecycle times, priority and targets,
+-- entitlement, region and model, assignment, pauses, deadlines, business
+-- times), one row per order. `orders` (13_orders.sql) adds the two states.
+-- This is what the lake's entity table `orders_core` holds (kept current at
+-- every commit); the states move with the clock and are computed at read time.
+--
+-- The rules (as in `orders`): one row per order with its lifecycle times, current
 -- priority and SLA targets (after priority changes), entitlement and
 -- contract/tier, region (via the site), product/model, the assigned
--- technician/agent, pauses, SLA deadlines and states at fh_now().
+-- technician/agent, pauses and SLA deadlines (the states are `orders`'s).
 --
 -- Choices:
 -- * Priority and targets: the latest of order_opened / priority_changed; the
@@ -16,6 +23,7 @@
 -- * status: cancelled | open | completed | closed.
 -- * What the opening said (type, site, product, calendar ...) comes from the
 --   order_heads view (with region and model), the entitlement and contract from order_entitlements.
+-- entity: key=order_id follows=order_heads.order_id,order_entitlements.order_id,calendars.calendar_id,pauses.order_id
 WITH life_by_visit AS (
     -- Per order and visit first, then per order: count(DISTINCT visit_id) in one grouping kept a set of
     -- visit ids per order in every partial aggregate (5.5 GB of state for 1.2 M groups on the large lake).
@@ -124,10 +132,6 @@ SELECT b.*,
             ELSE 'open' END AS status,
        sla_deadline(b.calendar_json, b.opened_at, b.response_target_minutes, sp.pauses) AS response_deadline,
        sla_deadline(b.calendar_json, b.opened_at, b.resolution_target_minutes, sp.pauses) AS resolution_deadline,
-       sla_state(b.calendar_json, b.opened_at, b.response_target_minutes, b.first_arrival_at, fh_now(), sp.pauses)
-           AS response_state,
-       sla_state(b.calendar_json, b.opened_at, b.resolution_target_minutes, b.resolution_stopped_at, fh_now(),
-                 sp.pauses) AS resolution_state,
        business_seconds(b.calendar_json, b.opened_at, b.first_arrival_at, sp.pauses) AS response_business_seconds,
        business_seconds(b.calendar_json, b.opened_at, b.resolution_stopped_at, sp.pauses)
            AS resolution_business_seconds,

@@ -1,0 +1,818 @@
+//! Entity tables: the views of `sql/views/` kept as Delta tables of the lake
+//! (`<lake>/entities/<view>`), brought up to date after every commit to
+//! `events` by recomputing only the rows of the keys that commit touched.
+//!
+//! **Which views.** A view file with a line `-- entity: key=COLUMN
+//! [follows=VIEW.COLUMN,...]` is an entity: its rows are a function of the
+//! events that carry its key (and of the entity views it joins). `key` is a
+//! column of both the view and `events`; every row of the view belongs to the
+//! events of its key. `follows=VIEW.COLUMN` says that the view joins entity
+//! `VIEW` through its own column `COLUMN`: when rows of `VIEW` change, the
+//! rows of this view whose `COLUMN` names them are recomputed too. A view
+//! without the line (`orders`, whose SLA states move with the clock) is
+//! computed at read time over the entity tables, as before.
+//!
+//! **Maintenance** ([`Engine::maintain_entities`]): the manifest says which
+//! `events` version the tables reflect (`from`). The files added to `events`
+//! since `from` hold the new events; their key columns give, per entity, the
+//! touched keys (events of the types its SQL names), widened by `follows`
+//! (rows of this entity that join a touched row of another). For each entity
+//! in file order, the view's own SQL runs over `events` restricted to those
+//! keys (and the other entity tables), and the result replaces the rows of
+//! those keys in one Delta commit (`replaceWhere`), carrying `txn(app id
+//! fieldhouse-entities, version = events version)`. A table the manifest does
+//! not know, or a gap too large to be worth it, is rebuilt whole.
+//!
+//! **The manifest** (`<lake>/entities/_versions.jsonl`): after all tables are
+//! written, one line `{"events_version": E, "tables": {name: version}}` (the
+//! tables written in the pass; the others keep the version of the line before;
+//! a line with `"full": true` lists all). A reader takes the tables at the
+//! versions of the line for the events version it reads, so the entity tables
+//! it sees are consistent with each other and with `events` at that version.
+//! A crash between table commits leaves the manifest at the old line: readers
+//! keep reading the old versions, and the next pass recomputes the touched
+//! keys of the whole gap again (recomputing a key from the events is
+//! idempotent: rows are replaced, never added twice).
+//!
+//! **As-of.** An events version with a manifest line is read from the entity
+//! tables at the versions that line gives; any other version (before the
+//! tables existed, between two passes that covered several commits) is
+//! computed from the raw events as before: same answers, the old speed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::IntoFuture;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext, col, lit};
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use fieldhouse_domain::event::EVENT_TYPES;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use crate::session::{AsOf, EVENTS_TABLE, Engine};
+use crate::sqlfiles::SqlFile;
+use crate::{Error, Result};
+
+/// Directory of the entity tables under the lake.
+pub const ENTITIES_DIR: &str = "entities";
+/// The Delta `txn` application id of entity maintenance (version = the events version reflected).
+pub const ENTITY_APP_ID: &str = "fieldhouse-entities";
+/// The manifest file under [`ENTITIES_DIR`].
+pub const MANIFEST_FILE: &str = "_versions.jsonl";
+/// A pass over more new events than this rebuilds every table instead of
+/// recomputing keys (a bulk load touches most keys anyway).
+pub const REBUILD_ABOVE_EVENTS: usize = 250_000;
+/// Stack of the maintenance threads (address space; only what is used is backed by memory).
+const MAINTENANCE_STACK: usize = 512 << 20;
+
+/// One entity view: its name, key, what it follows, the event types its SQL reads.
+#[derive(Debug, Clone)]
+pub(crate) struct EntityDef {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    /// (entity view, column of this view that joins it)
+    pub(crate) follows: Vec<(String, String)>,
+    /// The event types named in the SQL; `None`: the SQL names none (every type counts).
+    pub(crate) types: Option<BTreeSet<String>>,
+    pub(crate) sql: String,
+}
+
+/// The entity views among `views` (in their order), from their `-- entity:` lines.
+pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
+    let bad = |v: &SqlFile, message: String| Error::SqlFile { file: v.file.clone(), message };
+    let mut defs: Vec<EntityDef> = Vec::new();
+    for v in views {
+        let Some(line) = v.body.lines().find_map(|l| l.trim().strip_prefix("-- entity:")) else { continue };
+        let mut key = None;
+        let mut follows = Vec::new();
+        for part in line.split_whitespace() {
+            if let Some(k) = part.strip_prefix("key=") {
+                key = Some(k.to_string());
+            } else if let Some(list) = part.strip_prefix("follows=") {
+                for item in list.split(',').filter(|s| !s.is_empty()) {
+                    let (view, column) = item
+                        .split_once('.')
+                        .ok_or_else(|| bad(v, format!("`follows={item}`: expected VIEW.COLUMN")))?;
+                    if !defs.iter().any(|d| d.name == view) {
+                        return Err(bad(
+                            v,
+                            format!("follows `{view}`, which is not an entity view of an earlier file"),
+                        ));
+                    }
+                    follows.push((view.to_string(), column.to_string()));
+                }
+            } else {
+                return Err(bad(
+                    v,
+                    format!("unknown `-- entity:` item `{part}` (key=COLUMN, follows=VIEW.COLUMN,...)"),
+                ));
+            }
+        }
+        let key = key.ok_or_else(|| bad(v, "`-- entity:` line without key=COLUMN".into()))?;
+        let types = event_types_named(&v.body);
+        defs.push(EntityDef {
+            name: v.name.clone(),
+            key,
+            follows,
+            types: (!types.is_empty()).then_some(types),
+            sql: v.body.clone(),
+        });
+    }
+    Ok(defs)
+}
+
+/// The event types quoted in `sql` (comments left out).
+fn event_types_named(sql: &str) -> BTreeSet<String> {
+    let code: String = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    code.split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| EVENT_TYPES.iter().any(|(n, _)| n == s))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One manifest line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManifestLine {
+    events_version: u64,
+    /// Tables written by the pass (all tables when `full`).
+    tables: BTreeMap<String, u64>,
+    #[serde(default)]
+    full: bool,
+}
+
+/// The manifest as read so far: for each line, the events version and every table's version.
+#[derive(Debug, Default)]
+pub(crate) struct Manifest {
+    offset: u64,
+    entries: Vec<(u64, Arc<BTreeMap<String, u64>>)>,
+}
+
+impl Manifest {
+    /// Read the lines appended since the last call.
+    fn refresh(&mut self, path: &Path) -> std::io::Result<()> {
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                *self = Manifest::default();
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len();
+        if len < self.offset {
+            // Rewritten (pruned): read it anew.
+            *self = Manifest::default();
+        }
+        if len == self.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        // Only whole lines: a torn last line (a crash while appending) is not a line yet.
+        let Some(end) = text.rfind('\n') else { return Ok(()) };
+        for line in text[..end].lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<ManifestLine>(line) {
+                Ok(m) => {
+                    let mut tables = match (m.full, self.entries.last()) {
+                        (false, Some((_, before))) => before.as_ref().clone(),
+                        _ => BTreeMap::new(),
+                    };
+                    tables.extend(m.tables);
+                    self.entries.push((m.events_version, Arc::new(tables)));
+                }
+                Err(e) => warn!(error = %e, path = %path.display(), "skipping a bad line of the entity manifest"),
+            }
+        }
+        self.offset += end as u64 + 1;
+        Ok(())
+    }
+
+    fn latest(&self) -> Option<(u64, Arc<BTreeMap<String, u64>>)> {
+        self.entries.last().cloned()
+    }
+
+    fn at(&self, events_version: u64) -> Option<Arc<BTreeMap<String, u64>>> {
+        self.entries.iter().rev().find(|(v, _)| *v == events_version).map(|(_, t)| t.clone())
+    }
+}
+
+/// Append `line` to the manifest durably (a torn last line left by a crash is cut off first).
+fn append_manifest(path: &Path, line: &ManifestLine) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut text = String::new();
+        file.seek(SeekFrom::Start(0))?;
+        file.read_to_string(&mut text)?;
+        if !text.ends_with('\n') {
+            let keep = text.rfind('\n').map_or(0, |i| i + 1);
+            file.set_len(keep as u64)?;
+        }
+    }
+    let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+    text.push('\n');
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    if len == 0
+        && let Some(dir) = path.parent()
+    {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Which keys of an entity a pass recomputes.
+#[derive(Debug, Clone)]
+enum Touched {
+    /// Every row (rebuild).
+    All,
+    /// The rows of these keys (and of the NULL key when `null`).
+    Keys { keys: BTreeSet<String>, null: bool },
+}
+
+impl Touched {
+    fn none() -> Touched {
+        Touched::Keys { keys: BTreeSet::new(), null: false }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Touched::Keys { keys, null: false } if keys.is_empty())
+    }
+
+    fn add(&mut self, other: &Touched) {
+        match (&mut *self, other) {
+            (Touched::All, _) => {}
+            (_, Touched::All) => *self = Touched::All,
+            (Touched::Keys { keys, null }, Touched::Keys { keys: k2, null: n2 }) => {
+                keys.extend(k2.iter().cloned());
+                *null |= *n2;
+            }
+        }
+    }
+
+    /// The predicate on `column` selecting the touched rows (`None`: all rows).
+    fn predicate(&self, column: &str) -> Option<Expr> {
+        match self {
+            Touched::All => None,
+            Touched::Keys { keys, null } => {
+                let list: Vec<Expr> = keys.iter().map(|k| lit(k.as_str())).collect();
+                let mut p = if list.is_empty() { lit(false) } else { col(column).in_list(list, false) };
+                if *null {
+                    p = p.or(col(column).is_null());
+                }
+                Some(p)
+            }
+        }
+    }
+
+    fn count(&self) -> Option<usize> {
+        match self {
+            Touched::All => None,
+            Touched::Keys { keys, null } => Some(keys.len() + usize::from(*null)),
+        }
+    }
+}
+
+/// What to do in [`Engine::maintain_entities`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MaintainOptions {
+    /// Rebuild every table from `events` (what `fieldhouse lake rebuild-entities` does).
+    pub rebuild: bool,
+    /// Stop with an error after this many table commits, before the manifest
+    /// is written: a crash drill for tests.
+    pub stop_after_commits: Option<usize>,
+}
+
+/// What one table got in a pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityTableReport {
+    pub table: String,
+    /// `rebuilt`, `updated` or `unchanged`.
+    pub mode: &'static str,
+    /// Keys recomputed (`None` for a rebuild).
+    pub keys: Option<usize>,
+    /// Rows written.
+    pub rows: usize,
+    /// The table's version after the pass.
+    pub version: u64,
+    pub ms: u64,
+}
+
+/// What a maintenance pass did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityReport {
+    /// The events version the tables reflect now.
+    pub events_version: u64,
+    /// The events version they reflected before (`None`: no manifest yet).
+    pub from_version: Option<u64>,
+    /// Events added between the two (`None` when not counted: rebuild).
+    pub new_events: Option<usize>,
+    pub tables: Vec<EntityTableReport>,
+    pub ms: u64,
+}
+
+/// Key columns of the new events, by column name, with the event type of each row.
+struct NewEvents {
+    rows: usize,
+    types: Vec<String>,
+    columns: HashMap<String, Vec<Option<String>>>,
+}
+
+impl NewEvents {
+    /// The keys in `column` of the events whose type is in `types`.
+    fn touched(&self, column: &str, types: Option<&BTreeSet<String>>) -> Touched {
+        let mut keys = BTreeSet::new();
+        let mut null = false;
+        if let Some(values) = self.columns.get(column) {
+            for (t, v) in self.types.iter().zip(values) {
+                if types.is_some_and(|ts| !ts.contains(t)) {
+                    continue;
+                }
+                match v {
+                    Some(k) => {
+                        keys.insert(k.clone());
+                    }
+                    None => null = true,
+                }
+            }
+        }
+        Touched::Keys { keys, null }
+    }
+}
+
+/// Arrow types a Delta table of protocol (1, 2) holds: plain strings, signed
+/// integers, microsecond UTC timestamps.
+fn delta_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::UInt8 => DataType::Int16,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+        DataType::Float16 => DataType::Float32,
+        DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Dictionary(_, v) => delta_type(v),
+        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
+            DataType::List(Arc::new(Field::new(f.name(), delta_type(f.data_type()), true)))
+        }
+        DataType::Struct(fs) => DataType::Struct(
+            fs.iter().map(|f| Field::new(f.name(), delta_type(f.data_type()), true)).collect::<Fields>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The schema of an entity table for a view's output schema.
+fn delta_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema.fields().iter().map(|f| Field::new(f.name(), delta_type(f.data_type()), true)).collect::<Vec<_>>(),
+    ))
+}
+
+/// `batches` cast to `schema` (column by column, by position).
+fn conform(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let arrow = |e: arrow::error::ArrowError| Error::Query {
+        context: "converting entity rows".into(),
+        source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+    };
+    let mut out = Vec::with_capacity(batches.len().max(1));
+    for b in batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let mut columns = Vec::with_capacity(b.num_columns());
+        for (c, f) in b.columns().iter().zip(schema.fields()) {
+            columns.push(if c.data_type() == f.data_type() {
+                c.clone()
+            } else {
+                cast(c, f.data_type()).map_err(arrow)?
+            });
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        out.push(RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(arrow)?);
+    }
+    if out.is_empty() {
+        out.push(RecordBatch::new_empty(schema.clone()));
+    }
+    Ok(out)
+}
+
+impl Engine {
+    /// The directory of entity table `name`.
+    pub fn entity_path(&self, name: &str) -> PathBuf {
+        self.table_path(ENTITIES_DIR).join(name)
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.table_path(ENTITIES_DIR).join(MANIFEST_FILE)
+    }
+
+    /// The names of the entity tables, in maintenance order.
+    pub fn entity_names(&self) -> impl Iterator<Item = &str> {
+        self.entities.iter().map(|d| d.name.as_str())
+    }
+
+    fn manifest_io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
+        |source| Error::Io { path: self.manifest_path().display().to_string(), source }
+    }
+
+    /// The latest manifest line: the events version the entity tables reflect, and their versions.
+    pub(crate) fn entities_latest(&self) -> Result<Option<(u64, Arc<BTreeMap<String, u64>>)>> {
+        let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
+        Ok(m.latest())
+    }
+
+    /// The entity tables' versions for events version `v`, when a pass
+    /// brought them exactly there and every entity of this engine is listed.
+    pub(crate) fn entities_at(&self, v: u64) -> Result<Option<Arc<BTreeMap<String, u64>>>> {
+        let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
+        Ok(m.at(v).filter(|t| self.entities.iter().all(|d| t.contains_key(&d.name))))
+    }
+
+    /// The events version the entity tables reflect (`None`: never built).
+    pub fn entities_version(&self) -> Result<Option<u64>> {
+        Ok(self.entities_latest()?.map(|(v, _)| v))
+    }
+
+    /// Entity table `name`, at `version` or its latest.
+    pub(crate) async fn load_entity(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
+        let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{name}"), source };
+        let path = self.entity_path(name);
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
+        let builder = DeltaTableBuilder::from_url(url).map_err(lake)?;
+        if let Some(v) = version {
+            return builder.with_version(v).load().await.map_err(lake);
+        }
+        let mut table = builder.build().map_err(lake)?;
+        // Probe first: loading a table that is not there makes the Delta kernel log an error.
+        if table.verify_deltatable_existence().await.map_err(lake)? {
+            table.load().await.map_err(lake)?;
+        }
+        Ok(table)
+    }
+
+    /// A session for maintenance: the engine's settings and UDFs, nothing registered.
+    fn maintenance_context(&self) -> SessionContext {
+        let ctx = SessionContext::new_with_config_rt(self.session_config(), self.runtime.clone());
+        for f in crate::udf::all(chrono::Utc::now()) {
+            ctx.register_udf(f);
+        }
+        ctx
+    }
+
+    /// Bring the entity tables up to the latest `events` version: recompute
+    /// the keys touched since the version they reflect (or rebuild them),
+    /// then record the new state in the manifest. One pass at a time per
+    /// engine; a concurrent pass of another process makes one of the two
+    /// fail on a commit conflict (the Delta `txn` of [`ENTITY_APP_ID`]).
+    pub async fn maintain_entities(&self, options: MaintainOptions) -> Result<EntityReport> {
+        // A pass runs on threads of its own with deep stacks: deltalake turns
+        // the `key IN (...)` predicate into a chain of ORs as deep as the list
+        // is long (for file skipping), and walks it recursively.
+        let engine = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawn =
+            std::thread::Builder::new().name("fh-entities".into()).stack_size(MAINTENANCE_STACK).spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("fh-entities")
+                    .thread_stack_size(MAINTENANCE_STACK)
+                    .enable_all()
+                    .build();
+                let result = match runtime {
+                    Ok(rt) => rt.block_on(Box::pin(engine.maintain_pass(options))),
+                    Err(source) => Err(Error::Io { path: "entity maintenance runtime".into(), source }),
+                };
+                let _ = tx.send(result);
+            });
+        spawn.map_err(|source| Error::Io { path: "entity maintenance thread".into(), source })?;
+        rx.await.unwrap_or_else(|_| Err(Error::Refused { message: "entity maintenance stopped unexpectedly".into() }))
+    }
+
+    async fn maintain_pass(&self, options: MaintainOptions) -> Result<EntityReport> {
+        let _pass = self.maintain_lock.lock().await;
+        let started = Instant::now();
+        let events = self.latest_events().await?;
+        let target = events.version().unwrap_or(0);
+        let latest = if options.rebuild { None } else { self.entities_latest()? };
+        let from = latest.as_ref().map(|(v, _)| *v).filter(|v| *v <= target);
+        let known = latest.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
+        let complete = self.entities.iter().all(|d| known.contains_key(&d.name));
+        if from == Some(target) && complete {
+            return Ok(EntityReport {
+                events_version: target,
+                from_version: from,
+                new_events: Some(0),
+                tables: Vec::new(),
+                ms: 0,
+            });
+        }
+        let new = match from {
+            Some(f) => self.new_events(f, &events).await?,
+            None => None,
+        };
+        let new = new.filter(|n| n.rows <= REBUILD_ABOVE_EVENTS);
+        let ctx = self.maintenance_context();
+        let provider = self.delta_provider(&ctx, &events).await?;
+        ctx.register_table("__events_all", provider).map_err(Error::query("registering events"))?;
+
+        // Every entity table as it stands (the latest version: after a crash
+        // it may hold part of an unfinished pass, which this pass recomputes).
+        let mut tables: HashMap<String, DeltaTable> = HashMap::new();
+        for d in self.entities.iter() {
+            tables.insert(d.name.clone(), self.load_entity(&d.name, None).await?);
+        }
+        let mut touched: HashMap<String, Touched> = HashMap::new();
+        let mut reports = Vec::new();
+        let mut written = BTreeMap::new();
+        let mut commits = 0usize;
+        for def in self.entities.iter() {
+            let t0 = Instant::now();
+            let table = tables.get(&def.name).cloned().ok_or_else(|| Error::Refused { message: def.name.clone() })?;
+            let exists = table.version().is_some();
+            let mut t = match &new {
+                Some(n) if exists && known.contains_key(&def.name) => n.touched(&def.key, def.types.as_ref()),
+                _ => Touched::All,
+            };
+            for (view, column) in &def.follows {
+                let theirs = touched.get(view).cloned().unwrap_or(Touched::All);
+                if column == &def.key || matches!(theirs, Touched::All) {
+                    t.add(&theirs);
+                } else if let Some(pred) = theirs.predicate(column).filter(|_| !theirs.is_empty()) {
+                    t.add(&self.keys_where(&ctx, &table, &def.key, pred).await?);
+                }
+            }
+            if t.is_empty() {
+                reports.push(EntityTableReport {
+                    table: def.name.clone(),
+                    mode: "unchanged",
+                    keys: Some(0),
+                    rows: 0,
+                    version: table.version().unwrap_or(0),
+                    ms: 0,
+                });
+                touched.insert(def.name.clone(), t);
+                continue;
+            }
+            // Register the other entity tables as they stand now (earlier ones already written).
+            for (name, other) in &tables {
+                if name != &def.name && other.version().is_some() {
+                    let p = self.delta_provider(&ctx, other).await?;
+                    let _ = ctx.deregister_table(name.as_str());
+                    ctx.register_table(name.as_str(), p).map_err(Error::query("registering an entity table"))?;
+                }
+            }
+            let pred = t.predicate(&def.key);
+            let mut events_df = ctx.table("__events_all").await.map_err(Error::query("reading events"))?;
+            if let Some(p) = &pred {
+                events_df = events_df.filter(p.clone()).map_err(Error::query("restricting events"))?;
+            }
+            let _ = ctx.deregister_table(EVENTS_TABLE);
+            ctx.register_table(EVENTS_TABLE, events_df.into_view()).map_err(Error::query("registering events"))?;
+            let mut df = ctx
+                .sql_with_options(&def.sql, crate::run::read_only())
+                .await
+                .map_err(Error::query(format!("planning entity `{}`", def.name)))?;
+            if let Some(p) = &pred {
+                df = df.filter(p.clone()).map_err(Error::query("restricting an entity"))?;
+            }
+            let schema = delta_schema(df.schema().as_arrow());
+            let batches =
+                Box::pin(df.collect()).await.map_err(Error::query(format!("computing entity `{}`", def.name)))?;
+            let batches = conform(&schema, batches)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            let props = CommitProperties::default()
+                .with_application_transaction(Transaction::new(ENTITY_APP_ID, i64::try_from(target).unwrap_or(0)))
+                .with_metadata([("fieldhouse.events_version".to_string(), serde_json::json!(target))]);
+            let mut write = table.write(batches).with_save_mode(SaveMode::Overwrite).with_commit_properties(props);
+            write = match &pred {
+                Some(p) => write.with_replace_where(p.clone()),
+                None => write.with_schema_mode(SchemaMode::Overwrite),
+            };
+            let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{}", def.name), source };
+            let table = Box::pin(write.into_future()).await.map_err(lake)?;
+            let version = table.version().unwrap_or(0);
+            tables.insert(def.name.clone(), table);
+            written.insert(def.name.clone(), version);
+            reports.push(EntityTableReport {
+                table: def.name.clone(),
+                mode: if pred.is_some() { "updated" } else { "rebuilt" },
+                keys: t.count(),
+                rows,
+                version,
+                ms: t0.elapsed().as_millis() as u64,
+            });
+            debug!(table = %def.name, keys = ?t.count(), rows, version, "entity table written");
+            touched.insert(def.name.clone(), t);
+            commits += 1;
+            if options.stop_after_commits == Some(commits) {
+                return Err(Error::Refused {
+                    message: format!("entity maintenance stopped after {commits} commits (crash drill)"),
+                });
+            }
+        }
+        // Tables without a write keep their version; a pass that rebuilt anything lists all.
+        let full = from.is_none() || !complete;
+        let mut listed = if full { BTreeMap::new() } else { written.clone() };
+        if full {
+            for (name, t) in &tables {
+                listed.insert(name.clone(), t.version().unwrap_or(0));
+            }
+        }
+        append_manifest(&self.manifest_path(), &ManifestLine { events_version: target, tables: listed, full })
+            .map_err(self.manifest_io())?;
+        let report = EntityReport {
+            events_version: target,
+            from_version: from,
+            new_events: new.as_ref().map(|n| n.rows),
+            tables: reports,
+            ms: started.elapsed().as_millis() as u64,
+        };
+        info!(
+            events_version = target,
+            from = ?from,
+            new_events = ?report.new_events,
+            written = written.len(),
+            ms = report.ms,
+            "entity tables brought up to date"
+        );
+        Ok(report)
+    }
+
+    /// The values of `key` in the rows of entity `table` that match `pred`.
+    async fn keys_where(&self, ctx: &SessionContext, table: &DeltaTable, key: &str, pred: Expr) -> Result<Touched> {
+        if table.version().is_none() {
+            return Ok(Touched::none());
+        }
+        let provider = self.delta_provider(ctx, table).await?;
+        let batches = ctx
+            .read_table(provider)
+            .and_then(|df| df.filter(pred))
+            .and_then(|df| df.select_columns(&[key]))
+            .map_err(Error::query("looking up dependent keys"))?
+            .collect()
+            .await
+            .map_err(Error::query("looking up dependent keys"))?;
+        let mut keys = BTreeSet::new();
+        let mut null = false;
+        for b in &batches {
+            let c = cast(b.column(0), &DataType::Utf8).map_err(|e| Error::Query {
+                context: "reading keys".into(),
+                source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+            })?;
+            let s = c.as_string::<i32>();
+            for i in 0..s.len() {
+                if s.is_null(i) {
+                    null = true;
+                } else {
+                    keys.insert(s.value(i).to_string());
+                }
+            }
+        }
+        Ok(Touched::Keys { keys, null })
+    }
+
+    /// The key columns of the events added to `events` after version `from`
+    /// (the files of the latest version that version `from` did not have);
+    /// `None` when version `from` cannot be read any more.
+    async fn new_events(&self, from: u64, events: &DeltaTable) -> Result<Option<NewEvents>> {
+        let Ok(before) = self.load_table(EVENTS_TABLE, AsOf::Version(from)).await else {
+            warn!(from, "events version {from} cannot be read; rebuilding the entity tables");
+            return Ok(None);
+        };
+        let lake = |source| Error::Lake { table: EVENTS_TABLE.into(), source };
+        let old: std::collections::HashSet<String> = before.get_file_uris().map_err(lake)?.collect();
+        let added: Vec<String> = events.get_file_uris().map_err(lake)?.filter(|u| !old.contains(u)).collect();
+        let mut columns: BTreeSet<String> = self.entities.iter().map(|d| d.key.clone()).collect();
+        columns.insert("event_type".into());
+        let mut out = NewEvents {
+            rows: 0,
+            types: Vec::new(),
+            columns: columns.iter().filter(|c| *c != "event_type").map(|c| (c.clone(), Vec::new())).collect(),
+        };
+        if added.is_empty() {
+            return Ok(Some(out));
+        }
+        let ctx = self.maintenance_context();
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let batches = ctx
+            .read_parquet(added, ParquetReadOptions::default())
+            .await
+            .and_then(|df| df.select_columns(&names))
+            .map_err(Error::query("reading the new events"))?
+            .collect()
+            .await
+            .map_err(Error::query("reading the new events"))?;
+        let strings = |b: &RecordBatch, name: &str| -> Result<Vec<Option<String>>> {
+            let c = b.column_by_name(name).ok_or_else(|| Error::Refused { message: format!("no column {name}") })?;
+            let c = cast(c, &DataType::Utf8).map_err(|e| Error::Query {
+                context: "reading the new events".into(),
+                source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+            })?;
+            let s = c.as_string::<i32>();
+            Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())).collect())
+        };
+        for b in &batches {
+            out.rows += b.num_rows();
+            out.types.extend(strings(b, "event_type")?.into_iter().map(Option::unwrap_or_default));
+            for (name, values) in out.columns.iter_mut() {
+                values.extend(strings(b, name)?);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Compact the entity tables' small files (each pass adds a few) and
+    /// record the compacted versions in the manifest for the same events version.
+    pub async fn compact_entities(&self) -> Result<Vec<(String, u64, u64)>> {
+        let _pass = self.maintain_lock.lock().await;
+        let Some((events_version, _)) = self.entities_latest()? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let mut listed = BTreeMap::new();
+        for d in self.entities.iter() {
+            let table = self.load_entity(&d.name, None).await?;
+            if table.version().is_none() {
+                continue;
+            }
+            let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{}", d.name), source };
+            let (table, metrics) = table.optimize().await.map_err(lake)?;
+            let version = table.version().unwrap_or(0);
+            out.push((d.name.clone(), metrics.num_files_removed, metrics.num_files_added));
+            listed.insert(d.name.clone(), version);
+        }
+        append_manifest(&self.manifest_path(), &ManifestLine { events_version, tables: listed, full: false })
+            .map_err(self.manifest_io())?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn entity_lines_and_event_types_are_read_from_the_views() {
+        let defs = entity_defs(&crate::sqlfiles::embedded_views()).unwrap();
+        let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        assert!(names.contains(&"orders_core"), "{names:?}");
+        assert!(!names.contains(&"orders"), "orders is computed at read time");
+        let heads = defs.iter().find(|d| d.name == "order_heads").unwrap();
+        assert_eq!(heads.key, "order_id");
+        assert!(heads.follows.contains(&("sites".into(), "site_id".into())));
+        let customers = defs.iter().find(|d| d.name == "customers").unwrap();
+        assert_eq!(customers.types.as_ref().unwrap().iter().collect::<Vec<_>>(), vec!["customer_registered"]);
+        let core = defs.iter().find(|d| d.name == "orders_core").unwrap();
+        let types = core.types.as_ref().unwrap();
+        assert!(types.contains("priority_changed") && types.contains("order_reopened"));
+        assert!(!types.contains("waiting_for_customer"), "a pause reason is not an event type");
+    }
+
+    #[test]
+    fn a_follow_of_an_unknown_view_is_refused() {
+        let v = SqlFile {
+            name: "x".into(),
+            file: "x.sql".into(),
+            body: "-- entity: key=order_id follows=nothing.order_id\nSELECT 1".into(),
+        };
+        assert!(entity_defs(&[v]).is_err());
+    }
+
+    #[test]
+    fn the_manifest_replays_partial_lines_and_skips_a_torn_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let t = |v: &[(&str, u64)]| v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect();
+        append_manifest(&path, &ManifestLine { events_version: 3, tables: t(&[("a", 1), ("b", 1)]), full: true })
+            .unwrap();
+        append_manifest(&path, &ManifestLine { events_version: 5, tables: t(&[("b", 2)]), full: false }).unwrap();
+        // A crash in the middle of an append.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"events_ver").unwrap();
+        let mut m = Manifest::default();
+        m.refresh(&path).unwrap();
+        assert_eq!(m.latest().unwrap().0, 5);
+        assert_eq!(*m.at(5).unwrap(), t(&[("a", 1), ("b", 2)]));
+        assert_eq!(*m.at(3).unwrap(), t(&[("a", 1), ("b", 1)]));
+        assert!(m.at(4).is_none());
+        // The next append cuts the torn line off.
+        append_manifest(&path, &ManifestLine { events_version: 6, tables: t(&[("a", 2)]), full: false }).unwrap();
+        m.refresh(&path).unwrap();
+        assert_eq!(*m.at(6).unwrap(), t(&[("a", 2), ("b", 2)]));
+    }
+}
