@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Compare a KPI's CSV from `fieldhouse kpi --format csv` with the DuckDB translation's CSV.
+"""Compare a KPI's CSV from `fieldhouse kpi --format csv` with the DuckDB translation's CSV
+(or any two such CSVs: Fieldhouse over the entity tables and over the raw events, ...).
 
-    compare.py FIELDHOUSE.csv DUCKDB.csv [--detail N]
+    compare.py FIELDHOUSE.csv DUCKDB.csv [--detail N] [--names A,B]
 
 Prints one line: `ROWS_A ROWS_B VERDICT`, VERDICT one of
   same                 same header, same rows in the same order (numbers within 1e-9 relative,
@@ -12,7 +13,8 @@ Prints one line: `ROWS_A ROWS_B VERDICT`, VERDICT one of
   differs:COL,..       same shape, these columns differ
   header               the column names differ
   rows                 the row counts differ
-With --detail N, the first N differing cells (or rows) are printed after it. Standard library only.
+With --detail N, the first N differing cells (or rows) are printed after it, the two sides named
+as --names says (default: fieldhouse,duckdb). Standard library only.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def key(row: list) -> tuple:
 
 def main(argv: list[str]) -> int:
     detail = 0
+    na, nb = "fieldhouse", "duckdb"
+    if "--names" in argv:
+        i = argv.index("--names")
+        na, nb = argv[i + 1].split(",", 1)
+        argv = argv[:i] + argv[i + 2 :]
     if "--detail" in argv:
         i = argv.index("--detail")
         detail = int(argv[i + 1])
@@ -86,16 +93,17 @@ def main(argv: list[str]) -> int:
     if [h.lower() for h in ha] != [h.lower() for h in hb]:
         print(f"{head} header")
         if detail:
-            print(f"  fieldhouse: {','.join(ha)}\n  duckdb:     {','.join(hb)}")
+            w = max(len(na), len(nb)) + 1
+            print(f"  {na + ':':<{w}} {','.join(ha)}\n  {nb + ':':<{w}} {','.join(hb)}")
         return 0
     if len(a) != len(b):
         print(f"{head} rows")
         if detail:
             sa, sb = {key(r) for r in a}, {key(r) for r in b}
             for r in [r for r in a if key(r) not in sb][:detail]:
-                notes.append(f"  only fieldhouse: {r}")
+                notes.append(f"  only {na}: {r}")
             for r in [r for r in b if key(r) not in sa][:detail]:
-                notes.append(f"  only duckdb:     {r}")
+                notes.append(f"  only {nb}: {r}")
             print("\n".join(notes))
         return 0
 
@@ -108,7 +116,7 @@ def main(argv: list[str]) -> int:
                 if d != 0.0:
                     prev = worst.get(h, 0.0)
                     worst[h] = None if d is None or prev is None else max(prev, d)
-                    cells.append(f"  {h}: fieldhouse {va!r} duckdb {vb!r}")
+                    cells.append(f"  {h}: {na} {va!r} {nb} {vb!r}")
         return worst, cells
 
     worst, cells = diffs(a, b)

@@ -61,9 +61,19 @@ Dialect translation (token rewriting; strings, quoted names and comments are lef
   than merged: the pauses of one order never overlap (10_pauses.sql ends each pause at the
   order's next pause/resume event). So a call whose calendar is the literal 24x7 calendar
   is exact (``resolution_net_seconds`` in 12_orders.sql); any other call is wall-clock time
-  and is NOT an exact comparison. The columns such calls define (and views reading them)
-  are tracked, and every KPI that reads one is listed as ``business`` in kpis.tsv and in
+  and is NOT an exact comparison. The columns such calls define are tracked by name, also
+  through later views that pass them through unchanged (a bare ``x``/``t.x`` in a SELECT
+  list, or an entry of ``* EXCLUDE (..)``, as ``orders`` does over ``orders_core``); a view
+  that uses one in any other way (an expression, a filter, a key) is tracked as a whole.
+  Every KPI that reads such a column or view is listed as ``business`` in kpis.tsv and in
   each file's header.
+
+Entity mode (``generate(.., entities=EntitySources(..))``, made by bench/kpi/entities.py,
+which reads the Delta log and so needs the ``deltalake`` package): the views with an
+``-- entity:`` line are read from the lake's entity tables instead of being translated (their
+business-time columns are then Fieldhouse's own values), ``events`` reads the Delta
+snapshot's files, and only the other views (``orders``: the SLA states at ``fh_now()``) and the
+KPI queries are translated; the classification counts only the calls DuckDB makes itself.
 """
 
 from __future__ import annotations
@@ -550,19 +560,27 @@ CREATE TEMP MACRO fh_sla_state(cal, s, target_min, stopped, now, pauses, at_risk
 """.strip()
 
 
-def prelude(lake: str, root: Path = ROOT) -> str:
+def prelude(lake: str, root: Path = ROOT, events_from: str | None = None) -> str:
+    """Settings, the ``events`` view and the macros. ``events_from``: the ``read_parquet(..)``
+    call to read the events from (entity mode: the Delta snapshot's files); default: every
+    Parquet file under ``<lake>/events``."""
     cols, part = events_columns(root)
-    glob = lake.rstrip("/") + f"/events/{part}=*/*.parquet"
+    if events_from is None:
+        glob = lake.rstrip("/") + f"/events/{part}=*/*.parquet"
+        events_from = f"read_parquet({sql_str(glob)}, hive_partitioning = true, hive_types = {{'{part}': DATE}})"
+        what = "Every Parquet file of the events table: the lake must not have been compacted."
+    else:
+        what = "The events table's active files (its Delta snapshot)."
     select = ",\n       ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in cols)
     return f"""SET autoinstall_known_extensions = false;
 SET autoload_known_extensions = false;
 SET TimeZone = 'UTC';
 SET integer_division = true;
 SET default_null_order = 'nulls_last_on_asc_first_on_desc';
--- Every Parquet file of the events table: the lake must not have been compacted.
+-- {what}
 CREATE TEMP VIEW events AS
 SELECT {select}
-FROM read_parquet({sql_str(glob)}, hive_partitioning = true, hive_types = {{'{part}': DATE}});
+FROM {events_from};
 {MACROS}"""
 
 
@@ -577,21 +595,119 @@ def word_tokens(sql: str) -> set[str]:
     }
 
 
-def generate(lake: str, now: str, out: Path, sql_dir: Path | None = None, root: Path = ROOT) -> list[tuple[str, bool, str]]:
+# Keywords that open a clause of a SELECT (the clause an occurrence of a name is in).
+CLAUSES = {"select", "from", "join", "on", "using", "where", "group", "having", "qualify", "window", "order", "limit"}
+# A `(` after one of these opens a subquery or a parenthesised expression, not a call's arguments.
+NOT_CALLS = {"as", "from", "join", "select", "where", "and", "or", "not", "on", "exists", "union", "all",
+             "intersect", "except", "lateral", "then", "else", "when", "case", "having", "by"}
+
+
+def derived_uses(sql: str, names: set[str]) -> set[str]:
+    """The names in ``names`` that ``sql`` (a view) uses other than by passing them through
+    under their own name: a bare item of a SELECT list (``x`` or ``t.x`` between ``SELECT``/``,``
+    and ``,``/``FROM``) or an entry of ``* EXCLUDE (..)``. A passed-through column keeps its
+    name, so the KPIs reading it are found by that name; any other use (an expression, a
+    filter, a join or grouping key) may change values or rows under other names, so the whole
+    view counts as business time."""
+    toks = [t for t in tokenize(sql) if t.kind not in ("ws", "comment")]
+    # One frame per open parenthesis: what opened it, and the clause the tokens inside are in.
+    frames: list[dict[str, str | None]] = [{"kind": "top", "clause": None}]
+    found: set[str] = set()
+
+    def text(i: int) -> str:
+        return toks[i].text.lower() if 0 <= i < len(toks) else ""
+
+    for i, t in enumerate(toks):
+        low = t.text.lower()
+        if t.kind == "op" and t.text == "(":
+            before = toks[i - 1] if i else None
+            if before is not None and before.kind == "ident" and before.text.lower() == "exclude":
+                kind = "exclude"
+            elif before is not None and before.kind in ("ident", "qident") and before.text.lower() not in NOT_CALLS:
+                kind = "call"  # a function's arguments, IN (..), OVER (..), FILTER (..), USING (..)
+            else:
+                kind = "group"
+            frames.append({"kind": kind, "clause": None})
+            continue
+        if t.kind == "op" and t.text == ")":
+            if len(frames) > 1:
+                frames.pop()
+            continue
+        if t.kind == "ident" and low in CLAUSES:
+            frames[-1]["clause"] = low
+            continue
+        name = t.text.strip('"').lower() if t.kind == "qident" else low
+        if t.kind not in ("ident", "qident") or name not in names:
+            continue
+        frame = frames[-1]
+        if frame["kind"] == "exclude":
+            continue
+        prev = i - 1
+        if text(prev) == "." and prev - 1 >= 0 and toks[prev - 1].kind in ("ident", "qident"):
+            prev -= 2  # a qualified name: t.x
+        bare = (
+            frame["kind"] in ("top", "group")
+            and frame["clause"] == "select"
+            and text(prev) in (",", "select", "distinct")
+            and (text(i + 1) in (",", "from", "") or (text(i + 1) == ")" and frame["kind"] == "group"))
+        )
+        if not bare:
+            found.add(name)
+    return found
+
+
+@dataclass
+class EntitySources:
+    """Entity mode (bench/kpi/entities.py): the entity views read from the lake's entity
+    tables instead of being computed from the events."""
+
+    views: dict[str, str]  # view name -> a DuckDB SELECT over the table's active Parquet files
+    events_from: str  # the read_parquet(..) call for `events` (the Delta snapshot's files)
+    note: str  # one line for the files' headers: which manifest line, which versions
+
+
+def entity_view_names(sql_dir: Path) -> list[str]:
+    """The views with an `-- entity:` line (engine/src/entity.rs: entity_defs), in file order."""
+    names = []
+    for f in sorted(p for p in (sql_dir / "views").iterdir() if p.suffix == ".sql"):
+        if any(line.strip().startswith("-- entity:") for line in f.read_text().splitlines()):
+            names.append(view_name(f.name))
+    return names
+
+
+def generate(
+    lake: str,
+    now: str,
+    out: Path,
+    sql_dir: Path | None = None,
+    root: Path = ROOT,
+    entities: EntitySources | None = None,
+) -> list[tuple[str, bool, str]]:
+    """Write the translations. With ``entities``, every view it names is read from its entity
+    table (values computed by Fieldhouse, business time included) and only the other views
+    (``orders``) are translated; the business-time classification then counts only the calls
+    DuckDB makes itself."""
     sql_dir = sql_dir or root / "sql"
     now_lit = instant_literal(now)
-    head = prelude(lake, root)
+    head = prelude(lake, root, entities.events_from if entities else None)
     view_files = sorted(p for p in (sql_dir / "views").iterdir() if p.suffix == ".sql")
     views_sql = []
     inexact_cols: dict[str, str] = {}  # column -> view
     inexact_views: dict[str, str] = {}  # view -> why
     for f in view_files:
         name = view_name(f.name)
+        if entities is not None and name in entities.views:
+            views_sql.append(
+                f"-- view {name}: the entity table lake/entities/{name} (instead of sql/views/{f.name})\n"
+                f"CREATE TEMP VIEW {name} AS\n{entities.views[name]};"
+            )
+            continue
         body, info = Translator({}, now_lit).translate(f.read_text().rstrip().rstrip(";"))
         for c in info.inexact_aliases:
             inexact_cols[c] = name
-        used = word_tokens(f.read_text()) & set(inexact_cols)
-        used -= info.inexact_aliases
+        # Columns of earlier views passed through keep their name (and stay in inexact_cols);
+        # any other use of one makes the whole view inexact.
+        used = derived_uses(f.read_text(), set(inexact_cols) - info.inexact_aliases)
         if info.inexact_calls and not info.inexact_aliases or used:
             inexact_views[name] = ", ".join(sorted(used)) or ", ".join(info.inexact_calls)
         views_sql.append(f"-- view {name} (sql/views/{f.name})\nCREATE TEMP VIEW {name} AS\n{body};")
@@ -611,9 +727,10 @@ def generate(lake: str, now: str, out: Path, sql_dir: Path | None = None, root: 
             else "exact: no business-calendar arithmetic"
         )
         bound = ", ".join(f"{p.name} = {params[p.name]}" for p in kpi.params) or "none"
+        source = f"-- {entities.note}\n" if entities else ""
         text = (
             f"-- {kpi.name}: DuckDB translation of sql/kpi/{f.name}, generated by bench/kpi/translate.py "
-            f"(do not edit).\n-- Lake: {lake}; fh_now() = {now_lit}; parameters (defaults): {bound}.\n"
+            f"(do not edit).\n-- Lake: {lake}; fh_now() = {now_lit}; parameters (defaults): {bound}.\n{source}"
             f"-- {verdict}.\n{head}\n\n" + "\n\n".join(views_sql) + f"\n\n{QUERY_MARKER}\n{query};\n"
         )
         (out / f"{kpi.name}.sql").write_text(text)

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fieldhouse_engine::output::{Format, write_batches};
-use fieldhouse_engine::{AsOf, Caller, Engine, EngineConfig, KpiRequest, SessionOptions, SqlLimits};
+use fieldhouse_engine::{AsOf, Caller, Engine, EngineConfig, KpiRequest, SessionOptions, Source, SqlLimits};
 
 /// Compute a KPI of the catalog, or list the catalog (`--list`).
 #[derive(Debug, Args)]
@@ -75,6 +75,11 @@ pub(crate) struct QueryArgs {
     /// Time limit per query in seconds.
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout_secs: u64,
+    /// Where views come from: `auto` reads the lake's entity tables when they
+    /// reflect the version read (kept current by `fieldhouse ingest` and
+    /// `serve`), `events` always computes them from the raw events.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "events"])]
+    pub(crate) source: String,
 }
 
 impl QueryArgs {
@@ -97,7 +102,8 @@ impl QueryArgs {
             Some(s) => Some(fieldhouse_domain::event::parse_ts("now", s)?),
             None => None,
         };
-        Ok(SessionOptions { as_of, now, ..SessionOptions::default() })
+        let source = if self.source == "events" { Source::Events } else { Source::Auto };
+        Ok(SessionOptions { as_of, now, source })
     }
 
     fn caller(&self) -> Caller {

@@ -38,6 +38,9 @@ pub(crate) struct IngestArgs {
     /// Print the per-record outcomes (JSON) instead of the summary only.
     #[arg(long)]
     pub(crate) records: bool,
+    /// Do not bring the entity tables up to date after the commits.
+    #[arg(long)]
+    pub(crate) no_entities: bool,
 }
 
 /// Lake maintenance.
@@ -66,6 +69,15 @@ pub(crate) enum LakeCommand {
     },
     /// Write a checkpoint of both tables now (one is also written every 100 commits).
     Checkpoint(LakeArgs),
+    /// Recompute every entity table (lake/entities/<view>) from `events`.
+    ///
+    /// The entity tables are the views of sql/views kept as Delta tables;
+    /// `ingest` and `serve` keep them current by recomputing the keys each
+    /// commit touched. A rebuild is for a changed view definition or a check.
+    RebuildEntities,
+    /// Bring the entity tables up to the latest `events` version (what
+    /// `ingest` does after its commits).
+    UpdateEntities,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +109,9 @@ pub(crate) fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 .with_config(RelayConfig { chunk_rows: args.flush_rows, ..RelayConfig::default() });
             let stats = relay.run_once().await.context("relaying the outbox")?;
             println!("{}", serde_json::to_string_pretty(&stats)?);
+            if !args.no_entities && args.lake.is_none() {
+                update_entities(data_dir).await?;
+            }
             return Ok(ExitCode::SUCCESS);
         };
         let format = match &args.format {
@@ -125,8 +140,28 @@ pub(crate) fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
             ingestor.ingest_reader(format, BufReader::with_capacity(1 << 20, f), &batch_id, "file").await?
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
+        if !args.no_entities && args.lake.is_none() {
+            update_entities(data_dir).await?;
+        }
         Ok(if report.rejected > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
     })
+}
+
+/// Bring the entity tables of `<data_dir>/lake` up to date; a one-line summary on stderr.
+pub(crate) async fn update_entities(data_dir: &Path) -> Result<fieldhouse_engine::EntityReport> {
+    let engine = fieldhouse_engine::Engine::open(data_dir)?;
+    let report = engine
+        .maintain_entities(fieldhouse_engine::MaintainOptions::default())
+        .await
+        .context("bringing the entity tables up to date")?;
+    let written = report.tables.iter().filter(|t| t.mode != "unchanged").count();
+    eprintln!(
+        "entity tables: {written} of {} written, now at events version {} ({} ms)",
+        engine.entity_names().count(),
+        report.events_version,
+        report.ms
+    );
+    Ok(report)
 }
 
 fn uuid_like() -> String {
@@ -142,11 +177,30 @@ pub(crate) fn run_lake(data_dir: &Path, cmd: LakeCommand) -> Result<ExitCode> {
                 let reports = lake.check().await?;
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             }
-            LakeCommand::Optimize { lake, target_size } => {
-                let lake = Lake::open(&lake_location(data_dir, lake.lake.as_deref())).await?;
+            LakeCommand::Optimize { lake: args, target_size } => {
+                let lake = Lake::open(&lake_location(data_dir, args.lake.as_deref())).await?;
                 for t in [EVENTS, REJECTED] {
                     println!("{}", serde_json::to_string(&lake.optimize(t, target_size).await?)?);
                 }
+                if args.lake.is_none() {
+                    let engine = fieldhouse_engine::Engine::open(data_dir)?;
+                    for (table, removed, added) in engine.compact_entities().await? {
+                        println!(
+                            "{}",
+                            serde_json::json!({"table": format!("entities/{table}"), "files_removed": removed, "files_added": added})
+                        );
+                    }
+                }
+            }
+            LakeCommand::RebuildEntities => {
+                let engine = fieldhouse_engine::Engine::open(data_dir)?;
+                let options = fieldhouse_engine::MaintainOptions { rebuild: true, ..Default::default() };
+                let report = engine.maintain_entities(options).await.context("rebuilding the entity tables")?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            LakeCommand::UpdateEntities => {
+                let report = update_entities(data_dir).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
             }
             LakeCommand::Vacuum { lake, retention_hours, dry_run } => {
                 let lake = Lake::open(&lake_location(data_dir, lake.lake.as_deref())).await?;

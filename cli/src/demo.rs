@@ -157,6 +157,16 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     let stats = stats?;
     println!("      {} events in {} commits, outbox sequence {}", stats.events, stats.commits, stats.end_version);
     timings.done("ingest", started);
+    let started = Instant::now();
+    let progress = spinner("entity tables: the views kept as Delta tables under lake/entities/");
+    let report = rt.block_on(async {
+        Engine::open(data_dir)?.maintain_entities(fieldhouse_engine::MaintainOptions::default()).await
+    });
+    progress.finish_and_clear();
+    let report = report?;
+    let rows: usize = report.tables.iter().map(|t| t.rows).sum();
+    println!("      {} entity tables, {rows} rows, at events version {}", report.tables.len(), report.events_version);
+    timings.done("entity tables", started);
 
     step(3, "computing KPIs over the simulated period");
     let from = cfg.start.to_string();

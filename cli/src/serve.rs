@@ -147,6 +147,7 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
                 "dashboard cache warmed"
             );
         });
+        let entity_engine = state.engine.clone();
         let public = Router::new().merge(fieldhouse_api::dashboard::router(dashboard_state));
         let app = fieldhouse_api::app_with(state, fieldhouse_ingest::http::router(ingest_state), public);
 
@@ -159,6 +160,11 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
             let rx = stop_rx.clone();
             let lake = lake.clone();
             tokio::spawn(async move { lake.compact_forever(compact_every, stopped(rx)).await })
+        });
+        // The entity tables follow every commit to `events` (relay, HTTP and file batches alike).
+        let entity_task = tokio::spawn({
+            let rx = stop_rx.clone();
+            async move { entity_engine.maintain_forever(Duration::from_millis(500), compact_every, stopped(rx)).await }
         });
         let relay = Relay::new(data_dir.join("ops.db"), lake)
             .with_config(RelayConfig { latency, ..RelayConfig::default() })
@@ -193,6 +199,7 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
         };
         fieldhouse_api::serve_on(listener, app, shutdown, grace).await?;
         let _ = relay_task.await;
+        let _ = entity_task.await;
         if let Some(t) = compact_task {
             let _ = t.await;
         }

@@ -353,6 +353,11 @@ impl NewEvents {
     }
 }
 
+/// The local path of a `file://` URL (`None` for other stores).
+fn url_path(url: &str) -> Option<PathBuf> {
+    url::Url::parse(url).ok().filter(|u| u.scheme() == "file").and_then(|u| u.to_file_path().ok())
+}
+
 /// Arrow types a Delta table of protocol (1, 2) holds: plain strings, signed
 /// integers, microsecond UTC timestamps.
 fn delta_type(t: &DataType) -> DataType {
@@ -698,7 +703,10 @@ impl Engine {
         };
         let lake = |source| Error::Lake { table: EVENTS_TABLE.into(), source };
         let old: std::collections::HashSet<String> = before.get_file_uris().map_err(lake)?.collect();
-        let added: Vec<String> = events.get_file_uris().map_err(lake)?.filter(|u| !old.contains(u)).collect();
+        let now: std::collections::HashSet<String> = events.get_file_uris().map_err(lake)?.collect();
+        let added: Vec<String> = now.iter().filter(|u| !old.contains(*u)).cloned().collect();
+        // Files a compaction removed: their events are in the added files again, and are not new.
+        let removed: Vec<String> = old.iter().filter(|u| !now.contains(*u)).cloned().collect();
         let mut columns: BTreeSet<String> = self.entities.iter().map(|d| d.key.clone()).collect();
         columns.insert("event_type".into());
         let mut out = NewEvents {
@@ -711,10 +719,24 @@ impl Engine {
         }
         let ctx = self.maintenance_context();
         let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let batches = ctx
-            .read_parquet(added, ParquetReadOptions::default())
-            .await
-            .and_then(|df| df.select_columns(&names))
+        let query = Error::query("reading the new events");
+        let mut df = ctx.read_parquet(added, ParquetReadOptions::default()).await.map_err(query)?;
+        if !removed.is_empty() {
+            if removed.iter().any(|u| url_path(u).is_some_and(|p| !p.exists())) {
+                warn!("files compacted away since events version {from} are gone; rebuilding the entity tables");
+                return Ok(None);
+            }
+            let gone = ctx
+                .read_parquet(removed, ParquetReadOptions::default())
+                .await
+                .and_then(|d| d.select(vec![col("event_id").alias("__gone_id")]))
+                .map_err(Error::query("reading compacted events"))?;
+            df = df
+                .join(gone, datafusion::prelude::JoinType::LeftAnti, &["event_id"], &["__gone_id"], None)
+                .map_err(Error::query("leaving out compacted events"))?;
+        }
+        let batches = df
+            .select_columns(&names)
             .map_err(Error::query("reading the new events"))?
             .collect()
             .await
@@ -736,6 +758,49 @@ impl Engine {
             }
         }
         Ok(Some(out))
+    }
+
+    /// Keep the entity tables current until `shutdown`: a pass whenever
+    /// `events` has moved on (checked every `poll`), and a compaction of the
+    /// tables' small files every `compact_every` (zero: never). While this
+    /// runs, latest reads of this engine (and its clones) take the version
+    /// the tables reflect (see [`Engine::lake_version`]).
+    pub async fn maintain_forever(
+        &self,
+        poll: std::time::Duration,
+        compact_every: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        use std::sync::atomic::Ordering;
+        tokio::pin!(shutdown);
+        self.maintainer.store(true, Ordering::Relaxed);
+        let mut tick = tokio::time::interval(poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut compacted = Instant::now();
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tick.tick() => {
+                    let behind = match (self.events_version().await, self.entities_version()) {
+                        (Ok(newest), Ok(done)) => done != Some(newest),
+                        (Err(e), _) | (_, Err(e)) => {
+                            debug!(error = %e.chain(), "entity maintenance: lake not readable yet");
+                            false
+                        }
+                    };
+                    if behind && let Err(e) = self.maintain_entities(MaintainOptions::default()).await {
+                        warn!(error = %e.chain(), "entity maintenance pass failed; retrying");
+                    }
+                    if !compact_every.is_zero() && compacted.elapsed() >= compact_every {
+                        compacted = Instant::now();
+                        if let Err(e) = self.compact_entities().await {
+                            warn!(error = %e.chain(), "compaction of the entity tables failed");
+                        }
+                    }
+                }
+            }
+        }
+        self.maintainer.store(false, Ordering::Relaxed);
     }
 
     /// Compact the entity tables' small files (each pass adds a few) and

@@ -52,12 +52,6 @@ pub struct EngineConfig {
     /// version, caller scope and reference instant; sessions whose instant
     /// is the wall clock never share one.
     pub view_sets: usize,
-    /// Latest reads take the events version the entity tables were last
-    /// brought to (a server that maintains them after every commit: answers
-    /// lag the newest commit by one maintenance pass). Off (the default), a
-    /// latest read uses the entity tables only when they reflect the newest
-    /// `events` version, and computes from the raw events otherwise.
-    pub read_maintained: bool,
 }
 
 /// The default memory pool: half of the machine's memory, at least 2 GiB
@@ -86,7 +80,6 @@ impl EngineConfig {
             query_timeout: Duration::from_secs(300),
             target_partitions: None,
             view_sets: 2,
-            read_maintained: false,
         }
     }
 }
@@ -183,6 +176,8 @@ pub struct Engine {
     pub(crate) manifest: Arc<Mutex<Manifest>>,
     /// One maintenance pass at a time.
     pub(crate) maintain_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Whether [`Engine::maintain_forever`] runs for this engine (and its clones).
+    pub(crate) maintainer: Arc<std::sync::atomic::AtomicBool>,
     catalog: Arc<Catalog>,
     /// Recently computed view sets, most recent last.
     view_sets: Arc<ViewSets>,
@@ -222,6 +217,7 @@ impl Engine {
             entities: Arc::new(entities),
             manifest: Arc::new(Mutex::new(Manifest::default())),
             maintain_lock: Arc::new(tokio::sync::Mutex::new(())),
+            maintainer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
             latest: Arc::new(tokio::sync::Mutex::new(None)),
@@ -249,18 +245,24 @@ impl Engine {
         self.config.data_dir.join("lake").join(name)
     }
 
-    /// The lake version a latest read sees now: the newest `events` version,
-    /// or with [`EngineConfig::read_maintained`] the one the entity tables
-    /// were last brought to.
+    /// The lake version a latest read sees now: the newest `events` version;
+    /// while [`Engine::maintain_forever`] runs, the version the entity tables
+    /// were last brought to (at most one maintenance pass behind), so that a
+    /// live dashboard reads them instead of waiting for the raw events.
     pub async fn lake_version(&self) -> Result<i64> {
         let v = self.latest_version().await?;
         Ok(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
+    /// The newest `events` version.
+    pub async fn events_version(&self) -> Result<u64> {
+        Ok(self.latest_events().await?.version().unwrap_or(0))
+    }
+
     /// See [`Engine::lake_version`].
     async fn latest_version(&self) -> Result<u64> {
         let newest = self.latest_events().await?.version().unwrap_or(0);
-        if self.config.read_maintained
+        if self.maintainer.load(std::sync::atomic::Ordering::Relaxed)
             && let Some((v, _)) = self.entities_latest()?
             && v <= newest
         {
@@ -388,7 +390,9 @@ impl Engine {
         let ctx = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
 
         let latest = match options.as_of {
-            AsOf::Latest if self.config.read_maintained => Some(self.latest_version().await?),
+            AsOf::Latest if self.maintainer.load(std::sync::atomic::Ordering::Relaxed) => {
+                Some(self.latest_version().await?)
+            }
             _ => None,
         };
         let events = match (options.as_of, latest) {

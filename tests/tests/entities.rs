@@ -125,6 +125,12 @@ fn cuts(events: Vec<Event>, rng: &mut ChaCha8Rng) -> Vec<Vec<Event>> {
     chunks
 }
 
+async fn compact_events(data_dir: &std::path::Path) {
+    let url = deltalake::ensure_table_uri(data_dir.join("lake/events").display().to_string()).unwrap();
+    let table = deltalake::DeltaTableBuilder::from_url(url).unwrap().load().await.unwrap();
+    table.optimize().await.unwrap();
+}
+
 /// The rows of `batches`, one JSON line each, sorted.
 fn lines(batches: &[RecordBatch]) -> Vec<String> {
     let mut buf = Vec::new();
@@ -205,9 +211,14 @@ async fn incremental_maintenance_equals_the_views_over_the_raw_events() {
         let chunks = cuts(events, &mut rng);
         let dir = tempfile::tempdir().unwrap();
         let mut engine = Engine::open(dir.path()).unwrap();
-        let (mut passes, mut crashes) = (0, 0);
+        let (mut passes, mut crashes, mut compactions) = (0, 0, 0);
         for chunk in chunks.iter().filter(|c| !c.is_empty()) {
             fieldhouse_engine::testing::write_events(dir.path(), chunk).await.unwrap();
+            if rng.random_bool(0.3) {
+                // A compaction of `events` (as the server's scheduled one): its rewritten files hold no new event.
+                compact_events(dir.path()).await;
+                compactions += 1;
+            }
             match rng.random_range(0..4) {
                 0 => {}
                 1 | 2 => {
@@ -226,7 +237,10 @@ async fn incremental_maintenance_equals_the_views_over_the_raw_events() {
             }
         }
         engine.maintain_entities(MaintainOptions::default()).await.unwrap();
-        eprintln!("seed {seed}: {} commits, {passes} passes, {crashes} cut off", chunks.len());
+        eprintln!(
+            "seed {seed}: {} commits, {compactions} compactions, {passes} passes, {crashes} cut off",
+            chunks.len()
+        );
         assert_views_match(&engine, now, &format!("seed {seed}, incremental")).await;
 
         // A pass with nothing new changes nothing.
