@@ -277,7 +277,7 @@ async fn post_sql(
     cfg.memory_limit = s.config.sql_memory_mib << 20;
     cfg.query_timeout = s.config.sql_timeout();
     cfg.sql_dir = s.engine.config().sql_dir.clone();
-    let engine = Engine::new(cfg).map_err(|e| ApiError::internal(&e))?;
+    let engine = Engine::new(cfg).map_err(|e| ApiError::internal(&e))?.following(&s.engine);
     let limits = SqlLimits { max_rows, timeout: Some(s.config.sql_timeout()) };
     let session = SessionOptions { as_of, now: None, ..SessionOptions::default() };
     let started = Instant::now();

@@ -163,7 +163,8 @@ if want a || want d; then
   [ "${REBUILD:-0}" = 1 ] && cmd=rebuild-entities
   if ! /usr/bin/time -f '%e %M' -o "$OUT/entities-update.time" \
        "$BIN" --data-dir "$DATA_DIR" lake "$cmd" >"$OUT/entities-update.json" 2>"$OUT/entities-update.err"; then
-    echo "fieldhouse lake $cmd failed:" >&2; tail -5 "$OUT/entities-update.err" | sed 's/^/    /' >&2; exit 1
+    echo "fieldhouse lake $cmd failed (a binary from before the entity tables: SKIP=ad):" >&2
+    tail -5 "$OUT/entities-update.err" | sed 's/^/    /' >&2; exit 1
   fi
   read -r upd_s upd_kib < "$OUT/entities-update.time"
   entity_note="\`fieldhouse lake $cmd\` before timing: ${upd_s}s, $((upd_kib / 1024)) MiB (report: $OUT/entities-update.json)"

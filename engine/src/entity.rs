@@ -142,6 +142,9 @@ fn event_types_named(sql: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every entity table's Delta version, by name.
+pub(crate) type TableVersions = Arc<BTreeMap<String, u64>>;
+
 /// One manifest line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ManifestLine {
@@ -156,7 +159,7 @@ struct ManifestLine {
 #[derive(Debug, Default)]
 pub(crate) struct Manifest {
     offset: u64,
-    entries: Vec<(u64, Arc<BTreeMap<String, u64>>)>,
+    entries: Vec<(u64, TableVersions)>,
 }
 
 impl Manifest {
@@ -200,11 +203,11 @@ impl Manifest {
         Ok(())
     }
 
-    fn latest(&self) -> Option<(u64, Arc<BTreeMap<String, u64>>)> {
+    fn latest(&self) -> Option<(u64, TableVersions)> {
         self.entries.last().cloned()
     }
 
-    fn at(&self, events_version: u64) -> Option<Arc<BTreeMap<String, u64>>> {
+    fn at(&self, events_version: u64) -> Option<TableVersions> {
         self.entries.iter().rev().find(|(v, _)| *v == events_version).map(|(_, t)| t.clone())
     }
 }
@@ -435,7 +438,7 @@ impl Engine {
     }
 
     /// The latest manifest line: the events version the entity tables reflect, and their versions.
-    pub(crate) fn entities_latest(&self) -> Result<Option<(u64, Arc<BTreeMap<String, u64>>)>> {
+    pub(crate) fn entities_latest(&self) -> Result<Option<(u64, TableVersions)>> {
         let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
         Ok(m.latest())
@@ -443,7 +446,7 @@ impl Engine {
 
     /// The entity tables' versions for events version `v`, when a pass
     /// brought them exactly there and every entity of this engine is listed.
-    pub(crate) fn entities_at(&self, v: u64) -> Result<Option<Arc<BTreeMap<String, u64>>>> {
+    pub(crate) fn entities_at(&self, v: u64) -> Result<Option<TableVersions>> {
         let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
         Ok(m.at(v).filter(|t| self.entities.iter().all(|d| t.contains_key(&d.name))))

@@ -224,6 +224,17 @@ impl Engine {
         })
     }
 
+    /// This engine reading the lake as `other` does: while `other`'s entity
+    /// maintainer runs, latest reads take the version it reached (an engine
+    /// made per query, with a memory pool of its own, sees what the server's
+    /// KPIs see).
+    #[must_use]
+    pub fn following(mut self, other: &Engine) -> Engine {
+        self.maintainer = other.maintainer.clone();
+        self.manifest = other.manifest.clone();
+        self
+    }
+
     /// The KPI catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
