@@ -234,8 +234,7 @@ def main(argv: list[str]) -> int:
     src, _ = sources(lake, snap, a.sql_dir)
     listing = translate.generate(str(lake), a.now, a.out, a.sql_dir, entities=src)
     if a.list:
-        for name, business, why in listing:
-            print(f"{name:<28} {'business' if business else 'exact':<9} {why}")
+        translate.print_listing(listing)
     return 0
 
 

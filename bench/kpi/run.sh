@@ -120,14 +120,7 @@ SKIP=${SKIP:-}
 case "$SKIP" in *[!abcd\ ,]*) echo "SKIP takes the letters a b c d (got '$SKIP')" >&2; exit 2 ;; esac
 want() { case "$SKIP" in *"$1"*) return 1 ;; esac; return 0; }
 
-if [ -n "${FIELDHOUSE_BIN:-}" ]; then
-  BIN=$FIELDHOUSE_BIN
-elif [ -x "$HOME/.cache/fieldhouse/target/release/fieldhouse" ]; then
-  BIN=$HOME/.cache/fieldhouse/target/release/fieldhouse
-else
-  BIN=$ROOT/target/release/fieldhouse
-fi
-[ -x "$BIN" ] || { echo "no fieldhouse binary at $BIN (bench/build.sh, or set FIELDHOUSE_BIN)" >&2; exit 1; }
+. "$ROOT/bench/bin.sh"
 [ -d "$LAKE/events/_delta_log" ] || { echo "no lake at $LAKE (simulate and ingest first)" >&2; exit 1; }
 # A binary from before the entity tables has no --source: it computes from the events, which is (b).
 kpi_help=$("$BIN" kpi --help 2>/dev/null || true)

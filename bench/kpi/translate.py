@@ -751,9 +751,14 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     listing = generate(str(Path(a.lake).resolve()), a.now, a.out, a.sql_dir)
     if a.list:
-        for name, business, why in listing:
-            print(f"{name:<28} {'business' if business else 'exact':<9} {why}")
+        print_listing(listing)
     return 0
+
+
+def print_listing(listing) -> None:
+    """One line per KPI: its name, exact or business time, and why."""
+    for name, business, why in listing:
+        print(f"{name:<28} {'business' if business else 'exact':<9} {why}")
 
 
 if __name__ == "__main__":

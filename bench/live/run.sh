@@ -66,14 +66,7 @@ DATA_DIR=${1:-./fieldhouse-data}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-if [ -n "${FIELDHOUSE_BIN:-}" ]; then
-  BIN=$FIELDHOUSE_BIN
-elif [ -x "$HOME/.cache/fieldhouse/target/release/fieldhouse" ]; then
-  BIN=$HOME/.cache/fieldhouse/target/release/fieldhouse
-else
-  BIN=$ROOT/target/release/fieldhouse
-fi
-[ -x "$BIN" ] || { echo "no fieldhouse binary at $BIN (bench/build.sh, or set FIELDHOUSE_BIN)" >&2; exit 1; }
+. "$ROOT/bench/bin.sh"
 [ -d "$DATA_DIR/lake/events/_delta_log" ] || { echo "no lake at $DATA_DIR/lake (run \`fieldhouse --data-dir $DATA_DIR demo --no-serve\` first)" >&2; exit 1; }
 
 DURATION=${DURATION:-120}
