@@ -166,7 +166,7 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     let report = report?;
     let rows: usize = report.tables.iter().map(|t| t.rows).sum();
     println!("      {} entity tables, {rows} rows, at events version {}", report.tables.len(), report.events_version);
-    timings.done("entity tables", started);
+    timings.done("entities", started);
 
     step(3, "computing KPIs over the simulated period");
     let from = cfg.start.to_string();

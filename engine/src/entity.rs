@@ -72,6 +72,12 @@ pub const MANIFEST_FILE: &str = "_versions.jsonl";
 /// A pass over more new events than this rebuilds every table instead of
 /// recomputing keys (a bulk load touches most keys anyway).
 pub const REBUILD_ABOVE_EVENTS: usize = 250_000;
+/// A pass that touches more keys of a table than this rebuilds the table.
+pub const REBUILD_ABOVE_KEYS: usize = 50_000;
+/// Target size of an entity table's files. Rows are written in key order: keys
+/// are UUIDv7 (time-ordered) and a pass touches mostly recent ones, so its
+/// `replaceWhere` rewrites the few files of recent keys, not the whole table.
+const ENTITY_FILE_BYTES: u64 = 16 << 20;
 /// Stack of the maintenance threads (address space; only what is used is backed by memory).
 const MAINTENANCE_STACK: usize = 512 << 20;
 
@@ -84,6 +90,12 @@ pub(crate) struct EntityDef {
     pub(crate) follows: Vec<(String, String)>,
     /// The event types named in the SQL; `None`: the SQL names none (every type counts).
     pub(crate) types: Option<BTreeSet<String>>,
+    /// The entity views of earlier files that the SQL reads.
+    pub(crate) reads: BTreeSet<String>,
+    /// Whether the SQL reads `events` (else only the entity views it follows change its rows).
+    pub(crate) reads_events: bool,
+    /// A digest of the SQL: a table built by other SQL is rebuilt, and not read.
+    pub(crate) digest: String,
     pub(crate) sql: String,
 }
 
@@ -120,7 +132,13 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
         }
         let key = key.ok_or_else(|| bad(v, "`-- entity:` line without key=COLUMN".into()))?;
         let types = event_types_named(&v.body);
+        let words = identifiers(&v.body);
+        let reads = defs.iter().filter(|d| words.contains(&d.name)).map(|d| d.name.clone()).collect();
+        let digest = format!("{:016x}", fnv1a(v.body.as_bytes()));
         defs.push(EntityDef {
+            reads,
+            reads_events: words.contains(EVENTS_TABLE),
+            digest,
             name: v.name.clone(),
             key,
             follows,
@@ -131,9 +149,30 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
     Ok(defs)
 }
 
+/// FNV-1a, 64 bits: a digest of a view's SQL that stays the same across builds and Rust versions.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `sql` without its `--` comments.
+fn code_of(sql: &str) -> String {
+    sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+/// The words of `sql` outside comments and quotes (names of tables, columns, functions).
+fn identifiers(sql: &str) -> BTreeSet<String> {
+    let code = code_of(sql);
+    code.split('\'')
+        .step_by(2)
+        .flat_map(|part| part.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The event types quoted in `sql` (comments left out).
 fn event_types_named(sql: &str) -> BTreeSet<String> {
-    let code: String = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let code = code_of(sql);
     code.split('\'')
         .skip(1)
         .step_by(2)
@@ -142,8 +181,8 @@ fn event_types_named(sql: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every entity table's Delta version, by name.
-pub(crate) type TableVersions = Arc<BTreeMap<String, u64>>;
+/// Every entity table's state at one events version.
+pub(crate) type TableVersions = Arc<TableState>;
 
 /// One manifest line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,8 +190,26 @@ struct ManifestLine {
     events_version: u64,
     /// Tables written by the pass (all tables when `full`).
     tables: BTreeMap<String, u64>,
+    /// The digest of the SQL each written table was computed with.
+    #[serde(default)]
+    sql: BTreeMap<String, String>,
     #[serde(default)]
     full: bool,
+}
+
+/// What the entity tables are at one events version: each table's Delta
+/// version and the digest of the SQL it was computed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TableState {
+    pub(crate) tables: BTreeMap<String, u64>,
+    pub(crate) sql: BTreeMap<String, String>,
+}
+
+impl TableState {
+    /// Whether `def`'s table is listed and was computed with its SQL.
+    fn current(&self, def: &EntityDef) -> bool {
+        self.tables.contains_key(&def.name) && self.sql.get(&def.name) == Some(&def.digest)
+    }
 }
 
 /// The manifest as read so far: for each line, the events version and every table's version.
@@ -189,12 +246,13 @@ impl Manifest {
         for line in text[..end].lines().filter(|l| !l.trim().is_empty()) {
             match serde_json::from_str::<ManifestLine>(line) {
                 Ok(m) => {
-                    let mut tables = match (m.full, self.entries.last()) {
+                    let mut state = match (m.full, self.entries.last()) {
                         (false, Some((_, before))) => before.as_ref().clone(),
-                        _ => BTreeMap::new(),
+                        _ => TableState::default(),
                     };
-                    tables.extend(m.tables);
-                    self.entries.push((m.events_version, Arc::new(tables)));
+                    state.tables.extend(m.tables);
+                    state.sql.extend(m.sql);
+                    self.entries.push((m.events_version, Arc::new(state)));
                 }
                 Err(e) => warn!(error = %e, path = %path.display(), "skipping a bad line of the entity manifest"),
             }
@@ -356,6 +414,19 @@ impl NewEvents {
     }
 }
 
+/// `batches` as one batch sorted by `key` (nulls first).
+fn sorted_by(key: &str, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let arrow = |e: arrow::error::ArrowError| Error::Query {
+        context: "sorting entity rows".into(),
+        source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+    };
+    let Some(first) = batches.first() else { return Ok(batches) };
+    let all = arrow::compute::concat_batches(&first.schema(), &batches).map_err(arrow)?;
+    let Some(column) = all.column_by_name(key) else { return Ok(vec![all]) };
+    let order = arrow::compute::sort_to_indices(column, None, None).map_err(arrow)?;
+    Ok(vec![arrow::compute::take_record_batch(&all, &order).map_err(arrow)?])
+}
+
 /// The local path of a `file://` URL (`None` for other stores).
 fn url_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok().filter(|u| u.scheme() == "file").and_then(|u| u.to_file_path().ok())
@@ -449,7 +520,7 @@ impl Engine {
     pub(crate) fn entities_at(&self, v: u64) -> Result<Option<TableVersions>> {
         let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
-        Ok(m.at(v).filter(|t| self.entities.iter().all(|d| t.contains_key(&d.name))))
+        Ok(m.at(v).filter(|t| self.entities.iter().all(|d| t.current(d))))
     }
 
     /// The events version the entity tables reflect (`None`: never built).
@@ -521,7 +592,7 @@ impl Engine {
         let latest = if options.rebuild { None } else { self.entities_latest()? };
         let from = latest.as_ref().map(|(v, _)| *v).filter(|v| *v <= target);
         let known = latest.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
-        let complete = self.entities.iter().all(|d| known.contains_key(&d.name));
+        let complete = self.entities.iter().all(|d| known.current(d));
         if from == Some(target) && complete {
             return Ok(EntityReport {
                 events_version: target,
@@ -547,15 +618,18 @@ impl Engine {
             tables.insert(d.name.clone(), self.load_entity(&d.name, None).await?);
         }
         let mut touched: HashMap<String, Touched> = HashMap::new();
+        let mut registered: HashMap<String, Option<u64>> = HashMap::new();
         let mut reports = Vec::new();
         let mut written = BTreeMap::new();
+        let mut digests = BTreeMap::new();
         let mut commits = 0usize;
         for def in self.entities.iter() {
             let t0 = Instant::now();
             let table = tables.get(&def.name).cloned().ok_or_else(|| Error::Refused { message: def.name.clone() })?;
             let exists = table.version().is_some();
             let mut t = match &new {
-                Some(n) if exists && known.contains_key(&def.name) => n.touched(&def.key, def.types.as_ref()),
+                Some(n) if exists && known.current(def) && def.reads_events => n.touched(&def.key, def.types.as_ref()),
+                Some(_) if exists && known.current(def) => Touched::none(),
                 _ => Touched::All,
             };
             for (view, column) in &def.follows {
@@ -565,6 +639,10 @@ impl Engine {
                 } else if let Some(pred) = theirs.predicate(column).filter(|_| !theirs.is_empty()) {
                     t.add(&self.keys_where(&ctx, &table, &def.key, pred).await?);
                 }
+            }
+            if t.count().is_some_and(|n| n > REBUILD_ABOVE_KEYS) {
+                // A calendar or product shared by most orders changed: rebuilding is cheaper than a key list.
+                t = Touched::All;
             }
             if t.is_empty() {
                 reports.push(EntityTableReport {
@@ -578,13 +656,16 @@ impl Engine {
                 touched.insert(def.name.clone(), t);
                 continue;
             }
-            // Register the other entity tables as they stand now (earlier ones already written).
-            for (name, other) in &tables {
-                if name != &def.name && other.version().is_some() {
-                    let p = self.delta_provider(&ctx, other).await?;
-                    let _ = ctx.deregister_table(name.as_str());
-                    ctx.register_table(name.as_str(), p).map_err(Error::query("registering an entity table"))?;
+            // The entity tables it reads, as they stand now (earlier ones already written in this pass).
+            for name in &def.reads {
+                let Some(other) = tables.get(name).filter(|t| t.version().is_some()) else { continue };
+                if registered.get(name) == Some(&other.version()) {
+                    continue;
                 }
+                let p = self.delta_provider(&ctx, other).await?;
+                let _ = ctx.deregister_table(name.as_str());
+                ctx.register_table(name.as_str(), p).map_err(Error::query("registering an entity table"))?;
+                registered.insert(name.clone(), other.version());
             }
             let pred = t.predicate(&def.key);
             let mut events_df = ctx.table("__events_all").await.map_err(Error::query("reading events"))?;
@@ -603,12 +684,16 @@ impl Engine {
             let schema = delta_schema(df.schema().as_arrow());
             let batches =
                 Box::pin(df.collect()).await.map_err(Error::query(format!("computing entity `{}`", def.name)))?;
-            let batches = conform(&schema, batches)?;
+            let batches = sorted_by(&def.key, conform(&schema, batches)?)?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let props = CommitProperties::default()
                 .with_application_transaction(Transaction::new(ENTITY_APP_ID, i64::try_from(target).unwrap_or(0)))
                 .with_metadata([("fieldhouse.events_version".to_string(), serde_json::json!(target))]);
-            let mut write = table.write(batches).with_save_mode(SaveMode::Overwrite).with_commit_properties(props);
+            let mut write = table
+                .write(batches)
+                .with_save_mode(SaveMode::Overwrite)
+                .with_commit_properties(props)
+                .with_target_file_size(std::num::NonZeroU64::new(ENTITY_FILE_BYTES));
             write = match &pred {
                 Some(p) => write.with_replace_where(p.clone()),
                 None => write.with_schema_mode(SchemaMode::Overwrite),
@@ -618,6 +703,7 @@ impl Engine {
             let version = table.version().unwrap_or(0);
             tables.insert(def.name.clone(), table);
             written.insert(def.name.clone(), version);
+            digests.insert(def.name.clone(), def.digest.clone());
             reports.push(EntityTableReport {
                 table: def.name.clone(),
                 mode: if pred.is_some() { "updated" } else { "rebuilt" },
@@ -642,9 +728,12 @@ impl Engine {
             for (name, t) in &tables {
                 listed.insert(name.clone(), t.version().unwrap_or(0));
             }
+            for d in self.entities.iter() {
+                digests.insert(d.name.clone(), d.digest.clone());
+            }
         }
-        append_manifest(&self.manifest_path(), &ManifestLine { events_version: target, tables: listed, full })
-            .map_err(self.manifest_io())?;
+        let line = ManifestLine { events_version: target, tables: listed, sql: digests, full };
+        append_manifest(&self.manifest_path(), &line).map_err(self.manifest_io())?;
         let report = EntityReport {
             events_version: target,
             from_version: from,
@@ -791,8 +880,14 @@ impl Engine {
                             false
                         }
                     };
-                    if behind && let Err(e) = self.maintain_entities(MaintainOptions::default()).await {
-                        warn!(error = %e.chain(), "entity maintenance pass failed; retrying");
+                    if behind {
+                        match self.maintain_entities(MaintainOptions::default()).await {
+                            Ok(_) => self.failed_passes.store(0, Ordering::Relaxed),
+                            Err(e) => {
+                                let n = self.failed_passes.fetch_add(1, Ordering::Relaxed) + 1;
+                                warn!(error = %e.chain(), failed_in_a_row = n, "entity maintenance pass failed; retrying");
+                            }
+                        }
                     }
                     if !compact_every.is_zero() && compacted.elapsed() >= compact_every {
                         compacted = Instant::now();
@@ -810,22 +905,29 @@ impl Engine {
     /// record the compacted versions in the manifest for the same events version.
     pub async fn compact_entities(&self) -> Result<Vec<(String, u64, u64)>> {
         let _pass = self.maintain_lock.lock().await;
-        let Some((events_version, _)) = self.entities_latest()? else { return Ok(Vec::new()) };
+        let Some((events_version, state)) = self.entities_latest()? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         let mut listed = BTreeMap::new();
         for d in self.entities.iter() {
             let table = self.load_entity(&d.name, None).await?;
-            if table.version().is_none() {
+            // Only a table as the manifest has it: one ahead holds part of an unfinished pass,
+            // which must not be recorded as this events version.
+            if table.version().is_none() || table.version() != state.tables.get(&d.name).copied() {
                 continue;
             }
             let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{}", d.name), source };
+            let before = table.version();
             let (table, metrics) = table.optimize().await.map_err(lake)?;
-            let version = table.version().unwrap_or(0);
             out.push((d.name.clone(), metrics.num_files_removed, metrics.num_files_added));
-            listed.insert(d.name.clone(), version);
+            // Recorded only when the compaction is the one commit after the manifest's version.
+            if metrics.num_files_added > 0 && table.version() == before.map(|v| v + 1) {
+                listed.insert(d.name.clone(), table.version().unwrap_or(0));
+            }
         }
-        append_manifest(&self.manifest_path(), &ManifestLine { events_version, tables: listed, full: false })
-            .map_err(self.manifest_io())?;
+        if !listed.is_empty() && self.entities_latest()?.map(|(v, _)| v) == Some(events_version) {
+            let line = ManifestLine { events_version, tables: listed, sql: BTreeMap::new(), full: false };
+            append_manifest(&self.manifest_path(), &line).map_err(self.manifest_io())?;
+        }
         Ok(out)
     }
 }
@@ -844,9 +946,14 @@ mod tests {
         let heads = defs.iter().find(|d| d.name == "order_heads").unwrap();
         assert_eq!(heads.key, "order_id");
         assert!(heads.follows.contains(&("sites".into(), "site_id".into())));
+        let reads: Vec<&str> = heads.reads.iter().map(String::as_str).collect();
+        assert_eq!(reads, vec!["order_openings", "products", "sites"]);
+        let core = defs.iter().find(|d| d.name == "orders_core").unwrap();
+        for r in ["order_heads", "order_entitlements", "calendars", "pauses"] {
+            assert!(core.reads.contains(r), "orders_core reads {r}: {:?}", core.reads);
+        }
         let customers = defs.iter().find(|d| d.name == "customers").unwrap();
         assert_eq!(customers.types.as_ref().unwrap().iter().collect::<Vec<_>>(), vec!["customer_registered"]);
-        let core = defs.iter().find(|d| d.name == "orders_core").unwrap();
         let types = core.types.as_ref().unwrap();
         assert!(types.contains("priority_changed") && types.contains("order_reopened"));
         assert!(!types.contains("waiting_for_customer"), "a pause reason is not an event type");
@@ -866,21 +973,22 @@ mod tests {
     fn the_manifest_replays_partial_lines_and_skips_a_torn_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(MANIFEST_FILE);
-        let t = |v: &[(&str, u64)]| v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect();
-        append_manifest(&path, &ManifestLine { events_version: 3, tables: t(&[("a", 1), ("b", 1)]), full: true })
-            .unwrap();
-        append_manifest(&path, &ManifestLine { events_version: 5, tables: t(&[("b", 2)]), full: false }).unwrap();
+        let t =
+            |v: &[(&str, u64)]| -> BTreeMap<String, u64> { v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect() };
+        let line = |v, tables, full| ManifestLine { events_version: v, tables, sql: BTreeMap::new(), full };
+        append_manifest(&path, &line(3, t(&[("a", 1), ("b", 1)]), true)).unwrap();
+        append_manifest(&path, &line(5, t(&[("b", 2)]), false)).unwrap();
         // A crash in the middle of an append.
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"events_ver").unwrap();
         let mut m = Manifest::default();
         m.refresh(&path).unwrap();
         assert_eq!(m.latest().unwrap().0, 5);
-        assert_eq!(*m.at(5).unwrap(), t(&[("a", 1), ("b", 2)]));
-        assert_eq!(*m.at(3).unwrap(), t(&[("a", 1), ("b", 1)]));
+        assert_eq!(m.at(5).unwrap().tables, t(&[("a", 1), ("b", 2)]));
+        assert_eq!(m.at(3).unwrap().tables, t(&[("a", 1), ("b", 1)]));
         assert!(m.at(4).is_none());
         // The next append cuts the torn line off.
-        append_manifest(&path, &ManifestLine { events_version: 6, tables: t(&[("a", 2)]), full: false }).unwrap();
+        append_manifest(&path, &line(6, t(&[("a", 2)]), false)).unwrap();
         m.refresh(&path).unwrap();
-        assert_eq!(*m.at(6).unwrap(), t(&[("a", 2), ("b", 2)]));
+        assert_eq!(m.at(6).unwrap().tables, t(&[("a", 2), ("b", 2)]));
     }
 }

@@ -178,6 +178,11 @@ pub struct Engine {
     pub(crate) maintain_lock: Arc<tokio::sync::Mutex<()>>,
     /// Whether [`Engine::maintain_forever`] runs for this engine (and its clones).
     pub(crate) maintainer: Arc<std::sync::atomic::AtomicBool>,
+    /// Maintenance passes failed in a row; from 3 on, latest reads stop waiting for the entity tables.
+    pub(crate) failed_passes: Arc<std::sync::atomic::AtomicU32>,
+    /// The entity tables (and `events`) last loaded at a version, by name: a
+    /// session at the same versions reuses them instead of replaying each log.
+    loaded: Arc<Mutex<std::collections::HashMap<String, DeltaTable>>>,
     catalog: Arc<Catalog>,
     /// Recently computed view sets, most recent last.
     view_sets: Arc<ViewSets>,
@@ -218,6 +223,8 @@ impl Engine {
             manifest: Arc::new(Mutex::new(Manifest::default())),
             maintain_lock: Arc::new(tokio::sync::Mutex::new(())),
             maintainer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            failed_passes: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            loaded: Arc::new(Mutex::new(std::collections::HashMap::new())),
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
             latest: Arc::new(tokio::sync::Mutex::new(None)),
@@ -231,8 +238,32 @@ impl Engine {
     #[must_use]
     pub fn following(mut self, other: &Engine) -> Engine {
         self.maintainer = other.maintainer.clone();
+        self.failed_passes = other.failed_passes.clone();
         self.manifest = other.manifest.clone();
         self
+    }
+
+    /// Whether view `name` is an entity of this engine's SQL.
+    fn is_entity(&self, name: &str) -> bool {
+        self.entities.iter().any(|d| d.name == name)
+    }
+
+    /// Lake table `name` (an entity table, or `events`) at `version`, loaded once and reused.
+    async fn table_at(&self, name: &str, version: u64) -> Result<DeltaTable> {
+        let hit = {
+            let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+            loaded.get(name).filter(|t| t.version() == Some(version)).cloned()
+        };
+        if let Some(t) = hit {
+            return Ok(t);
+        }
+        let table = if name == EVENTS_TABLE {
+            self.load_table(EVENTS_TABLE, AsOf::Version(version)).await?
+        } else {
+            self.load_entity(name, Some(version)).await?
+        };
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_string(), table.clone());
+        Ok(table)
     }
 
     /// The KPI catalog.
@@ -274,6 +305,7 @@ impl Engine {
     async fn latest_version(&self) -> Result<u64> {
         let newest = self.latest_events().await?.version().unwrap_or(0);
         if self.maintainer.load(std::sync::atomic::Ordering::Relaxed)
+            && self.failed_passes.load(std::sync::atomic::Ordering::Relaxed) < 3
             && let Some((v, _)) = self.entities_latest()?
             && v <= newest
         {
@@ -409,7 +441,7 @@ impl Engine {
         let events = match (options.as_of, latest) {
             (AsOf::Latest, Some(v)) => match self.kept_at(v).await {
                 Some(table) => table,
-                None => self.load_table(EVENTS_TABLE, AsOf::Version(v)).await?,
+                None => self.table_at(EVENTS_TABLE, v).await?,
             },
             (AsOf::Latest, None) => self.latest_events().await?,
             (AsOf::Version(v), _) => match self.kept_at(v).await {
@@ -423,6 +455,23 @@ impl Engine {
             (None, Source::Auto, Some(v)) => self.entities_at(v)?,
             _ => None,
         };
+        // The entity tables at those versions; any that cannot be read: the raw events instead.
+        let mut entity_tables = std::collections::HashMap::new();
+        if let Some(state) = &entity_versions {
+            for (name, version) in state.tables.iter().filter(|(n, _)| self.is_entity(n)) {
+                match self.table_at(name, *version).await {
+                    Ok(t) => {
+                        entity_tables.insert(name.clone(), t);
+                    }
+                    Err(e) => {
+                        tracing::warn!(table = %name, version, error = %e.chain(), "entity table unreadable; computing from the events");
+                        entity_tables.clear();
+                        break;
+                    }
+                }
+            }
+        }
+        let entity_versions = entity_versions.filter(|_| !entity_tables.is_empty());
         let now = match (options.now, options.as_of) {
             (Some(n), _) => n,
             (None, AsOf::Timestamp(t)) => t,
@@ -519,10 +568,9 @@ impl Engine {
                 .sql_with_options(&view.body, crate::run::read_only())
                 .await
                 .map_err(Error::query(format!("planning view `{}`", view.name)))?;
-            if let Some(version) = entity_versions.as_ref().and_then(|t| t.get(&view.name)) {
+            if let Some(table) = entity_tables.get(&view.name) {
                 // Read the entity table instead, in the types of the view's own plan.
-                let table = self.load_entity(&view.name, Some(*version)).await?;
-                let entity = self.delta_provider(&ctx, &table).await?;
+                let entity = self.delta_provider(&ctx, table).await?;
                 let exprs: Vec<datafusion::prelude::Expr> = df
                     .schema()
                     .fields()
