@@ -7,6 +7,7 @@
 #   bench/first-run/run.sh small           # the one-minute tour
 #   TARGET=~/.cache/x bench/first-run/run.sh   # build into this (clean it first to measure a clean build)
 #   BIN=path/to/fieldhouse bench/first-run/run.sh   # skip the build, time the demo only
+#   KEEP_DATA=/tmp/d bench/first-run/run.sh          # keep the demo's data directory there (for bench/kpi, bench/live)
 #
 # The dashboard counts as serving when the server has logged "dashboard cache
 # warmed" (the home pages of every token holder are computed); then the demo
@@ -16,7 +17,7 @@ size="${1:-default}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 pid=""
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; [ -z "${KEEP_DATA:-}" ] || [ ! -d "$work/data" ] || mv "$work/data" "$KEEP_DATA"; rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 

@@ -414,6 +414,26 @@ impl NewEvents {
     }
 }
 
+/// The runtime of entity maintenance: two workers with deep stacks, made once per process.
+fn maintenance_runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fh-entities")
+        .thread_stack_size(MAINTENANCE_STACK)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io { path: "entity maintenance runtime".into(), source })?;
+    // Another caller may have made one meanwhile: keep the first, drop ours off any runtime thread.
+    if let Err(ours) = RUNTIME.set(rt) {
+        std::thread::spawn(move || drop(ours));
+    }
+    RUNTIME.get().ok_or_else(|| Error::Refused { message: "no entity maintenance runtime".into() })
+}
+
 /// `batches` as one batch sorted by `key` (nulls first).
 fn sorted_by(key: &str, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     let arrow = |e: arrow::error::ArrowError| Error::Query {
@@ -561,27 +581,17 @@ impl Engine {
     /// engine; a concurrent pass of another process makes one of the two
     /// fail on a commit conflict (the Delta `txn` of [`ENTITY_APP_ID`]).
     pub async fn maintain_entities(&self, options: MaintainOptions) -> Result<EntityReport> {
-        // A pass runs on threads of its own with deep stacks: deltalake turns
+        // A pass runs on threads of their own with deep stacks: deltalake turns
         // the `key IN (...)` predicate into a chain of ORs as deep as the list
-        // is long (for file skipping), and walks it recursively.
+        // is long (for file skipping), and walks it recursively. One runtime
+        // for every pass of the process (threads made per pass left their
+        // allocator heaps behind: the server's memory grew with every pass).
         let engine = self.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let spawn =
-            std::thread::Builder::new().name("fh-entities".into()).stack_size(MAINTENANCE_STACK).spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .thread_name("fh-entities")
-                    .thread_stack_size(MAINTENANCE_STACK)
-                    .enable_all()
-                    .build();
-                let result = match runtime {
-                    Ok(rt) => rt.block_on(Box::pin(engine.maintain_pass(options))),
-                    Err(source) => Err(Error::Io { path: "entity maintenance runtime".into(), source }),
-                };
-                let _ = tx.send(result);
-            });
-        spawn.map_err(|source| Error::Io { path: "entity maintenance thread".into(), source })?;
-        rx.await.unwrap_or_else(|_| Err(Error::Refused { message: "entity maintenance stopped unexpectedly".into() }))
+        let runtime = maintenance_runtime()?;
+        runtime
+            .spawn(async move { Box::pin(engine.maintain_pass(options)).await })
+            .await
+            .unwrap_or_else(|e| Err(Error::Refused { message: format!("entity maintenance stopped: {e}") }))
     }
 
     async fn maintain_pass(&self, options: MaintainOptions) -> Result<EntityReport> {
