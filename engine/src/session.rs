@@ -444,9 +444,11 @@ impl Engine {
                 None => self.table_at(EVENTS_TABLE, v).await?,
             },
             (AsOf::Latest, None) => self.latest_events().await?,
+            // A pinned version (the KPI cache pins every latest request): the kept
+            // newest table, else the one last loaded at that version.
             (AsOf::Version(v), _) => match self.kept_at(v).await {
                 Some(table) => table,
-                None => self.load_table(EVENTS_TABLE, options.as_of).await?,
+                None => self.table_at(EVENTS_TABLE, v).await?,
             },
             (as_of, _) => self.load_table(EVENTS_TABLE, as_of).await?,
         };
