@@ -116,7 +116,7 @@ WITH life_by_visit AS (
 ), sla_pauses AS (
     -- From the entitlement, not from `base`: a second reference to `base` would compute it twice.
     SELECT pz.order_id,
-           array_agg(named_struct('start', pz.paused_at, 'end', pz.resumed_at)) AS pauses,
+           array_agg(named_struct('start', pz.paused_at, 'end', pz.resumed_at) ORDER BY pz.paused_at, pz.resumed_at) AS pauses,
            count(*) AS pause_count
     FROM pauses pz
     LEFT JOIN order_entitlements e ON pz.order_id = e.order_id
