@@ -447,6 +447,16 @@ fn sorted_by(key: &str, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     Ok(vec![arrow::compute::take_record_batch(&all, &order).map_err(arrow)?])
 }
 
+/// The values of `column` as text (`None` for a null).
+fn text_values(column: &arrow::array::ArrayRef, context: &str) -> Result<Vec<Option<String>>> {
+    let c = cast(column, &DataType::Utf8).map_err(|e| Error::Query {
+        context: context.into(),
+        source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+    })?;
+    let s = c.as_string::<i32>();
+    Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())).collect())
+}
+
 /// The local path of a `file://` URL (`None` for other stores).
 fn url_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok().filter(|u| u.scheme() == "file").and_then(|u| u.to_file_path().ok())
@@ -550,14 +560,15 @@ impl Engine {
 
     /// Entity table `name`, at `version` or its latest.
     pub(crate) async fn load_entity(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
+        if let Some(v) = version {
+            return self.load_table(&format!("{ENTITIES_DIR}/{name}"), AsOf::Version(v)).await;
+        }
+        // The latest version is what a pass writes on: the directory is made when missing.
         let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{name}"), source };
         let path = self.entity_path(name);
         std::fs::create_dir_all(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
         let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
         let builder = DeltaTableBuilder::from_url(url).map_err(lake)?;
-        if let Some(v) = version {
-            return builder.with_version(v).load().await.map_err(lake);
-        }
         let mut table = builder.build().map_err(lake)?;
         // Probe first: loading a table that is not there makes the Delta kernel log an error.
         if table.verify_deltatable_existence().await.map_err(lake)? {
@@ -779,16 +790,12 @@ impl Engine {
         let mut keys = BTreeSet::new();
         let mut null = false;
         for b in &batches {
-            let c = cast(b.column(0), &DataType::Utf8).map_err(|e| Error::Query {
-                context: "reading keys".into(),
-                source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
-            })?;
-            let s = c.as_string::<i32>();
-            for i in 0..s.len() {
-                if s.is_null(i) {
-                    null = true;
-                } else {
-                    keys.insert(s.value(i).to_string());
+            for v in text_values(b.column(0), "reading keys")? {
+                match v {
+                    Some(k) => {
+                        keys.insert(k);
+                    }
+                    None => null = true,
                 }
             }
         }
@@ -845,12 +852,7 @@ impl Engine {
             .map_err(Error::query("reading the new events"))?;
         let strings = |b: &RecordBatch, name: &str| -> Result<Vec<Option<String>>> {
             let c = b.column_by_name(name).ok_or_else(|| Error::Refused { message: format!("no column {name}") })?;
-            let c = cast(c, &DataType::Utf8).map_err(|e| Error::Query {
-                context: "reading the new events".into(),
-                source: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
-            })?;
-            let s = c.as_string::<i32>();
-            Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())).collect())
+            text_values(c, "reading the new events")
         };
         for b in &batches {
             out.rows += b.num_rows();

@@ -303,7 +303,7 @@ impl Engine {
 
     /// See [`Engine::lake_version`].
     async fn latest_version(&self) -> Result<u64> {
-        let newest = self.latest_events().await?.version().unwrap_or(0);
+        let newest = self.events_version().await?;
         if self.maintainer.load(std::sync::atomic::Ordering::Relaxed)
             && self.failed_passes.load(std::sync::atomic::Ordering::Relaxed) < 3
             && let Some((v, _)) = self.entities_latest()?
