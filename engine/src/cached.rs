@@ -26,9 +26,10 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Column, Result as DfResult};
+use datafusion::common::{Column, DataFusionError, Result as DfResult};
 use datafusion::datasource::{TableType, source_as_provider};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
+use datafusion::execution::SessionState;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::DataFrame;
@@ -43,10 +44,16 @@ struct Computed {
 }
 
 /// A view whose result is computed on the first scan and kept for the session.
+///
+/// It keeps the view's logical plan, not a `DataFrame`: a `DataFrame` holds
+/// the session state that planned it, whose catalog holds this view, a
+/// reference cycle that kept every session and its computed views in memory
+/// for the life of the process (a live server grew by gigabytes an hour). The
+/// plan runs with the state of the query that scans the view.
 #[derive(Debug)]
 pub(crate) struct CachedView {
     name: String,
-    df: DataFrame,
+    plan: LogicalPlan,
     schema: SchemaRef,
     partitions: usize,
     /// Columns (indices into `schema`) declared by the queries planned so far.
@@ -63,9 +70,10 @@ impl CachedView {
         let fields: Vec<Field> =
             df.schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
         let schema = Arc::new(Schema::new(fields));
+        let (_, plan) = df.into_parts();
         CachedView {
             name: name.to_string(),
-            df,
+            plan,
             schema,
             partitions: partitions.max(1),
             wanted: Mutex::new(BTreeSet::new()),
@@ -97,7 +105,11 @@ impl CachedView {
     /// The table's memory is reserved in `pool` (not refusable: the table is
     /// already there), so that the sorts, joins and aggregations that read it
     /// spill sooner instead of the process outgrowing the pool.
-    async fn table_for(&self, need: &[usize], pool: &Arc<dyn MemoryPool>) -> DfResult<(Vec<usize>, Arc<MemTable>)> {
+    async fn table_for(&self, need: &[usize], state: &dyn Session) -> DfResult<(Vec<usize>, Arc<MemTable>)> {
+        let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
+            return Err(DataFusionError::Internal(format!("view `{}` scanned outside a SessionState", self.name)));
+        };
+        let pool = &state.runtime_env().memory_pool;
         let mut computed = self.computed.lock().await;
         if let Some(c) = computed.as_ref()
             && need.iter().all(|i| c.cols.binary_search(i).is_ok())
@@ -118,11 +130,11 @@ impl CachedView {
         let exprs: Vec<Expr> = cols
             .iter()
             .map(|&i| {
-                let (qualifier, field) = self.df.schema().qualified_field(i);
+                let (qualifier, field) = self.plan.schema().qualified_field(i);
                 Expr::Column(Column::new(qualifier.cloned(), field.name()))
             })
             .collect();
-        let df = self.df.clone().select(exprs)?;
+        let df = DataFrame::new(state.clone(), self.plan.clone()).select(exprs)?;
         declare_needs(&df.clone().into_optimized_plan()?)?;
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
@@ -203,7 +215,7 @@ impl TableProvider for CachedView {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let (cols, table) = self.table_for(&need, &state.runtime_env().memory_pool).await?;
+        let (cols, table) = self.table_for(&need, state).await?;
         // The requested columns, as positions in the computed table.
         let mapped: Vec<usize> = need.iter().filter_map(|c| cols.binary_search(c).ok()).collect();
         table.scan(state, Some(&mapped), filters, limit).await

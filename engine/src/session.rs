@@ -340,9 +340,14 @@ impl Engine {
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
         let lake = |source| Error::Lake { table: table.table_url().to_string(), source };
         table.update_datafusion_session(&ctx.state()).map_err(lake)?;
+        // The provider keeps the session it is given (for its scan settings
+        // only). Given `ctx`'s state, whose catalog holds the provider, the two
+        // would keep each other alive forever: give it a state with the same
+        // settings and runtime but an empty catalog.
+        let bare = SessionContext::new_with_config_rt(ctx.copied_config(), ctx.runtime_env()).state();
         let provider = table
             .table_provider()
-            .with_session(Arc::new(ctx.state()))
+            .with_session(Arc::new(bare))
             .await
             .map_err(Error::query("scanning a lake table"))?;
         Ok(provider)
@@ -507,8 +512,7 @@ impl Engine {
                 };
                 if self.table_exists(REJECTED_TABLE).await
                     && let Ok(rejected) = self.load_table(REJECTED_TABLE, as_of).await
-                    && rejected.update_datafusion_session(&ctx.state()).is_ok()
-                    && let Ok(p) = rejected.table_provider().with_session(Arc::new(ctx.state())).await
+                    && let Ok(p) = self.delta_provider(&ctx, &rejected).await
                 {
                     ctx.register_table(REJECTED_TABLE, p).map_err(Error::query("registering rejected"))?;
                 }
