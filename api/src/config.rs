@@ -14,6 +14,7 @@
 //! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
 //! | `kpi_concurrency` | `FIELDHOUSE_KPI_CONCURRENCY` | 1 | KPI computations running at once (others wait; each uses every core) |
 //! | `kpi_cache_mib` | `FIELDHOUSE_KPI_CACHE_MIB` | 256 | memory for kept KPI answers |
+//! | `dashboard_max_stale_secs` | `FIELDHOUSE_DASHBOARD_MAX_STALE` | 10 | after a commit, a dashboard section may show an answer of an older lake version computed at most this long ago while the new one is computed (0: always wait for the newest) |
 //! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | half the machine's memory, at least 2048 | memory pool of KPI queries |
 //! | `sql_max_rows` | `FIELDHOUSE_SQL_MAX_ROWS` | 100000 | most rows one SQL query returns |
 //! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |
@@ -39,6 +40,7 @@ pub struct ServeConfig {
     pub kpi_cache_entries: usize,
     pub kpi_cache_mib: usize,
     pub kpi_concurrency: usize,
+    pub dashboard_max_stale_secs: u64,
     pub memory_limit_mib: usize,
     pub sql_max_rows: usize,
     pub sql_timeout_secs: u64,
@@ -58,6 +60,7 @@ impl Default for ServeConfig {
             kpi_cache_entries: 512,
             kpi_cache_mib: 256,
             kpi_concurrency: 1,
+            dashboard_max_stale_secs: 10,
             memory_limit_mib: fieldhouse_engine::default_memory_limit() >> 20,
             sql_max_rows: 100_000,
             sql_timeout_secs: 30,
@@ -93,6 +96,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_KPI_CACHE_ENTRIES", "kpi_cache_entries"),
     ("FIELDHOUSE_KPI_CACHE_MIB", "kpi_cache_mib"),
     ("FIELDHOUSE_KPI_CONCURRENCY", "kpi_concurrency"),
+    ("FIELDHOUSE_DASHBOARD_MAX_STALE", "dashboard_max_stale_secs"),
     ("FIELDHOUSE_MEMORY_LIMIT", "memory_limit_mib"),
     ("FIELDHOUSE_SQL_MAX_ROWS", "sql_max_rows"),
     ("FIELDHOUSE_SQL_TIMEOUT", "sql_timeout_secs"),

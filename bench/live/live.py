@@ -31,7 +31,8 @@ For --duration seconds, all at once:
 Ingest lag, per probe, from the answered POST (its BatchReport gives the commit's lake
 version V) to: (1) a manifest line for version >= V (the entity tables reflect the commit);
 (2) the first KPI answer of any reader with `x-lake-version` >= V (what a KPI reader sees;
-resolution: how often the readers ask); (3) the SQL poll that counts the order (resolution:
+resolution: how often the readers ask); (2b) the first dashboard page whose every section says
+"at lake version N" with N >= V; (3) the SQL poll that counts the order (resolution:
 --poll plus one SQL query). Latencies are from sending a request to having read the whole
 answer. Peak RSS is VmHWM of /proc/PID/status (the server's high-water mark since it started:
 start-up and cache warming included, so it is also printed before the timed phase).
@@ -365,9 +366,13 @@ class Run:
             n += 1
             headers = self.reader_cookie if target == self.a.page else self.reader_bearer
             start = time.monotonic()
-            status, resp, _ = c.request("GET", target, headers)
+            status, resp, body = c.request("GET", target, headers)
             took = time.monotonic() - start
             version = resp.getheader("x-lake-version") if resp is not None else None
+            if target == self.a.page and status == 200:
+                # A page shows several answers, each saying "at lake version N": its oldest one.
+                shown = [int(v) for v in re.findall(rb"at lake version (\d+)", body)]
+                version = str(min(shown)) if shown else None
             with self.lock:
                 self.requests.append((target, start - self.t0, took, status,
                                       int(version) if version and version.isdigit() else None))
@@ -524,13 +529,17 @@ class Run:
         rows = []
         for p in self.probes:
             v, t_acc = p.get("version"), p.get("accepted_at")
-            p["entity_lag"] = p["kpi_lag"] = None
+            p["entity_lag"] = p["kpi_lag"] = p["page_lag"] = None
             if v is not None and t_acc is not None:
                 # A line for version >= V is written only after commit V: the first one is the lag.
                 seen = [t for t, ev in self.manifest if ev >= v]
                 p["entity_lag"] = max(0.0, min(seen) - t_acc) if seen else None
-                kpi = [s + d for tgt, s, d, st, ver in self.requests if ver is not None and ver >= v and s + d >= t_acc]
+                kpi = [s + d for tgt, s, d, st, ver in self.requests
+                       if tgt != a.page and ver is not None and ver >= v and s + d >= t_acc]
                 p["kpi_lag"] = min(kpi) - t_acc if kpi else None
+                page = [s + d for tgt, s, d, st, ver in self.requests
+                        if tgt == a.page and ver is not None and ver >= v and s + d >= t_acc]
+                p["page_lag"] = min(page) - t_acc if page else None
             rows.append(p)
         done = [p for p in rows if p.get("accepted_at") is not None]
         print(f"\ningest lag: {len(rows)} probes (one order_opened alone each, from its answered POST), "
@@ -541,6 +550,7 @@ class Run:
         for key, label in (
             ("entity_lag", "a manifest line for its version (entity tables current)"),
             ("kpi_lag", "a KPI answer of a reader with x-lake-version >= it"),
+            ("page_lag", "a dashboard page whose every section is at >= it"),
             ("sql_lag", f"SQL counts it in {a.lag_view} (polled every {a.poll:g} s)"),
         ):
             vals = [p[key] for p in done if p.get(key) is not None]
@@ -564,7 +574,7 @@ class Run:
             f_secs, f_status = first.get(target, (None, 0))
             print(fmt.format(name, len(rs), errors, ms(percentile(good, 50)), ms(percentile(good, 99)),
                              ms(max(good, default=None)), ms(f_secs) if f_status == 200 else f"HTTP {f_status}",
-                             versions if target != a.page else "-"))
+                             versions))
         statuses = sorted({r[3] for r in self.requests if not 200 <= r[3] < 300})
         if statuses:
             print(f"  failed requests' statuses: {', '.join('no answer' if s == 0 else str(s) for s in statuses)}")
@@ -588,7 +598,7 @@ class Run:
             w.writerows(self.batches)
         with (out / "probes.csv").open("w", newline="") as f:
             w = csv.writer(f)
-            cols = ["order_id", "posted", "post_secs", "status", "version", "accepted_at", "entity_lag", "kpi_lag",
+            cols = ["order_id", "posted", "post_secs", "status", "version", "accepted_at", "entity_lag", "kpi_lag", "page_lag",
                     "sql_lag", "polls"]
             w.writerow(cols)
             for p in self.probes:

@@ -39,6 +39,9 @@
 #       server's entity maintenance covered the commit (the server reads KPIs at that version);
 #   (2) any reader's KPI answer carries x-lake-version >= V: what a KPI reader sees (resolution:
 #       how often the readers ask; a KPI computed at V is also in this time);
+#   (2b) a dashboard page all of whose sections say "at lake version N" with N >= V (a section
+#       may show the previous version's answer for up to dashboard_max_stale_secs while the new
+#       one is computed);
 #   (3) the SQL poll counts the order in `orders` (resolution: POLL plus one query; the poll's
 #       own latency is printed beside it). POST /api/v1/sql runs on an engine of its own per query
 #       that follows the server's entity maintenance (`Engine::following`), so it reads the version
@@ -46,7 +49,8 @@
 #   p50/p99/max over the probes (DURATION 120, PROBE_EVERY 10: about 11 probes, so p99 is the max).
 # * requests: per target, requests answered in the run, errors (not 2xx, or no answer), p50/p99/max
 #   latency from sending to having read the whole answer, the first (warm-up) request's time before
-#   the timed phase, and how many lake versions the KPI answers carried. KPI answers are cached per
+#   the timed phase, and how many lake versions the answers carried (a page: its oldest section's).
+#   KPI answers are cached per
 #   lake version; every commit moves the version the server reads once the entity tables follow,
 #   so under a steady stream most answers are computed, not served from the cache.
 # * peak RSS: VmHWM, the server's high-water mark since it started (start-up and warming included;

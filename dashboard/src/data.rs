@@ -6,9 +6,13 @@
 //! only for its `max_age`. The dashboard keeps the last answer per request
 //! and caller scope too: when the lake version is still the one that answer
 //! was computed at, the page is drawn from it at once, and an answer older
-//! than `max_age` is recomputed in the background for the next paint. So a
-//! page never waits on a scan when nothing changed; it waits only after a
-//! commit, or for a request never seen since the process started.
+//! than `max_age` is recomputed in the background for the next paint. After
+//! a commit, an answer of the older version stored at most
+//! [`max_stale`](fieldhouse_engine::cache::KpiCache::max_stale) ago is drawn
+//! too (the section says which lake version it shows) while the newest is
+//! computed in the background. So a page never waits on a scan when nothing
+//! changed or commits stream in; it waits only after a pause longer than
+//! `max_stale`, or for a request never seen since the process started.
 //!
 //! The store is process-wide (keyed by lake directory too), so that
 //! [`warm`](crate::warm) at server start fills what the router reads.
@@ -96,8 +100,13 @@ pub(crate) async fn fetch(
     let fresh = {
         let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
         match map.get_mut(&key) {
-            Some(e) if e.answer.lake_version >= version => {
-                let refresh = !e.refreshing && e.stored.elapsed() > state.cache.max_age();
+            // Current, or of an older version but recent enough to show while
+            // the newest is computed (under a stream of commits the version
+            // moves every few seconds: waiting for it would make every page
+            // wait on a scan).
+            Some(e) if e.answer.lake_version >= version || e.stored.elapsed() <= state.cache.max_stale() => {
+                let stale = e.answer.lake_version < version || e.stored.elapsed() > state.cache.max_age();
+                let refresh = !e.refreshing && stale;
                 if refresh {
                     e.refreshing = true;
                 }
@@ -186,30 +195,73 @@ UNION ALL SELECT 'agent', CAST(agent_id AS VARCHAR), CAST(name AS VARCHAR) FROM 
 UNION ALL SELECT 'part', CAST(part_id AS VARCHAR), CAST(part_number AS VARCHAR) FROM parts
 ";
 
-type NamesKey = (PathBuf, Option<Uuid>, i64);
+type NamesKey = (PathBuf, Option<Uuid>);
 
-/// The names the caller may see at lake `version` (computed once per version and scope).
+/// The names last loaded per lake and scope: at which lake version, and
+/// whether a newer load is under way.
+#[derive(Debug)]
+struct KnownNames {
+    version: i64,
+    names: Arc<Names>,
+    refreshing: bool,
+}
+
+fn names_store() -> &'static Mutex<HashMap<NamesKey, KnownNames>> {
+    static NAMES: OnceLock<Mutex<HashMap<NamesKey, KnownNames>>> = OnceLock::new();
+    NAMES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The names the caller may see at lake `version`: loaded once per version
+/// and scope. Names change seldom, so after a commit the ones of an older
+/// version are used while the newest are loaded in the background (a load
+/// is a query: under a stream of commits every page would wait on it).
 pub(crate) async fn names(state: &DashboardState, caller: &Caller, version: i64) -> Names {
-    static NAMES: OnceLock<Mutex<HashMap<NamesKey, Arc<Names>>>> = OnceLock::new();
-    let cell = NAMES.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = (state.engine.config().data_dir.clone(), caller.agent_id, version);
-    if let Some(n) = cell.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
-        return (**n).clone();
+    let key = (state.engine.config().data_dir.clone(), caller.agent_id);
+    let known = {
+        let mut map = names_store().lock().unwrap_or_else(PoisonError::into_inner);
+        map.get_mut(&key).map(|k| {
+            let refresh = k.version < version && !k.refreshing;
+            k.refreshing |= refresh;
+            ((*k.names).clone(), refresh)
+        })
+    };
+    match known {
+        Some((names, refresh)) => {
+            if refresh {
+                let (state, caller) = (state.clone(), caller.clone());
+                tokio::spawn(async move { load_and_keep(&state, &caller, version).await });
+            }
+            names
+        }
+        None => load_and_keep(state, caller, version).await,
     }
-    let names = match load_names(state, caller).await {
-        Ok(n) => n,
+}
+
+/// Load the names and keep them as those of `version`.
+async fn load_and_keep(state: &DashboardState, caller: &Caller, version: i64) -> Names {
+    let key = (state.engine.config().data_dir.clone(), caller.agent_id);
+    let loaded = load_names(state, caller).await;
+    let mut map = names_store().lock().unwrap_or_else(PoisonError::into_inner);
+    match loaded {
+        Ok(names) => {
+            if map.len() > 256 && !map.contains_key(&key) {
+                map.clear();
+            }
+            let newer = map.get(&key).is_some_and(|k| k.version > version);
+            if !newer {
+                map.insert(key, KnownNames { version, names: Arc::new(names.clone()), refreshing: false });
+            }
+            names
+        }
         Err(e) => {
             tracing::warn!(error = %e, "loading filter names");
-            return Names::default();
+            if let Some(k) = map.get_mut(&key) {
+                k.refreshing = false;
+                return (*k.names).clone();
+            }
+            Names::default()
         }
-    };
-    let mut map = cell.lock().unwrap_or_else(PoisonError::into_inner);
-    map.retain(|k, _| !(k.0 == key.0 && k.1 == key.1));
-    if map.len() > 256 {
-        map.clear();
     }
-    map.insert(key, Arc::new(names.clone()));
-    names
 }
 
 async fn load_names(state: &DashboardState, caller: &Caller) -> fieldhouse_engine::Result<Names> {

@@ -221,3 +221,44 @@ async fn a_repaint_is_served_from_memory_until_the_lake_moves_on() {
     assert!(state.cache.stats().misses > misses);
     assert_eq!(value(&third, "sla-trend-value"), 50.0);
 }
+
+/// The lake versions the sections of a page say they show.
+fn shown_versions(html: &str) -> Vec<i64> {
+    html.split("at lake version ").skip(1).filter_map(|s| s.split('.').next()?.trim().parse().ok()).collect()
+}
+
+#[tokio::test]
+async fn after_a_commit_a_recent_answer_is_shown_while_the_newest_is_computed() {
+    let dir = october_lake();
+    let mut state = state(dir.path());
+    state.cache = std::sync::Arc::new(
+        fieldhouse_engine::cache::KpiCache::new(256).with_max_stale(std::time::Duration::from_secs(600)),
+    );
+    let path = format!("/dashboard/management?{OCT}&region=North");
+    let (_, first) = get(&state, &path, Some(MANAGER)).await;
+    assert_eq!(value(&first, "sla-trend-value"), 33.33);
+    let before = shown_versions(&first);
+    assert!(!before.is_empty(), "the page says which lake version it shows");
+
+    let mut w = october();
+    let n = w.events.len();
+    later(&mut w);
+    fieldhouse_engine::testing::write_events(dir.path(), &w.events[n..]).await.unwrap();
+
+    // At once: the answer of the older version, saying so.
+    let (_, second) = get(&state, &path, Some(MANAGER)).await;
+    assert_eq!(value(&second, "sla-trend-value"), 33.33);
+    assert_eq!(shown_versions(&second), before);
+
+    // Meanwhile the newest is computed in the background: a later paint shows it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let newest = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (_, html) = get(&state, &path, Some(MANAGER)).await;
+        if value(&html, "sla-trend-value") == 50.0 || std::time::Instant::now() > deadline {
+            break html;
+        }
+    };
+    assert_eq!(value(&newest, "sla-trend-value"), 50.0, "O7 (North, met): 2 met of 4");
+    assert!(shown_versions(&newest).iter().any(|v| before.iter().all(|b| v > b)));
+}

@@ -345,11 +345,8 @@ impl Engine {
         // would keep each other alive forever: give it a state with the same
         // settings and runtime but an empty catalog.
         let bare = SessionContext::new_with_config_rt(ctx.copied_config(), ctx.runtime_env()).state();
-        let provider = table
-            .table_provider()
-            .with_session(Arc::new(bare))
-            .await
-            .map_err(Error::query("scanning a lake table"))?;
+        let provider =
+            table.table_provider().with_session(Arc::new(bare)).await.map_err(Error::query("scanning a lake table"))?;
         Ok(provider)
     }
 
