@@ -81,6 +81,16 @@ impl CachedView {
         }
     }
 
+    /// Compute every column on the first scan. For small views read by
+    /// several others planned one after the other (the partner scope's id
+    /// sets): each reader would otherwise add its columns after the view was
+    /// computed, and the view would be computed again for every reader.
+    #[must_use]
+    pub(crate) fn all_columns(self) -> CachedView {
+        self.want(None);
+        self
+    }
+
     /// A query will read these columns (`None`: all of them).
     fn want(&self, projection: Option<&[usize]>) {
         let mut wanted = self.wanted.lock().unwrap_or_else(PoisonError::into_inner);

@@ -158,7 +158,7 @@ struct ViewKey {
 #[derive(Debug)]
 struct ViewSet {
     scoped_events: Option<Arc<CachedView>>,
-    views: Vec<(String, Arc<CachedView>)>,
+    views: Vec<(String, Arc<dyn datafusion::catalog::TableProvider>)>,
 }
 
 /// Recently computed view sets, most recent last.
@@ -541,7 +541,7 @@ impl Engine {
                         )
                         .map_err(Error::query(format!("planning the agent scope's `{name}`")))?;
                     private
-                        .register_table(*name, Arc::new(CachedView::new(name, df, partitions)))
+                        .register_table(*name, Arc::new(CachedView::new(name, df, partitions).all_columns()))
                         .map_err(Error::query("registering the agent scope"))?;
                 }
                 let df = private
@@ -588,7 +588,16 @@ impl Engine {
                     .and_then(|d| d.select(exprs))
                     .map_err(Error::query(format!("reading entity table `{}`", view.name)))?;
             }
-            let provider = Arc::new(CachedView::new(&view.name, df, partitions));
+            // Over the entity tables every view is a plain (inlined) view: the
+            // tables are already computed, so a query's filters and projections
+            // reach the Parquet scans (row groups skipped by their statistics)
+            // instead of a whole view being read into memory first. Over the raw
+            // events a view is computed once per session (see `cached`).
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = if entity_versions.is_some() {
+                df.into_view()
+            } else {
+                Arc::new(CachedView::new(&view.name, df, partitions))
+            };
             ctx.register_table(view.name.as_str(), provider.clone())
                 .map_err(Error::query(format!("registering view `{}`", view.name)))?;
             views.push((view.name.clone(), provider));
