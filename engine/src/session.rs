@@ -550,7 +550,9 @@ impl Engine {
                     .and_then(|df| df.with_param_values(agent_param()))
                     .map_err(Error::query("planning the agent scope"))?;
                 // Computed once per session: every view scans `events` many times.
-                let scoped = Arc::new(CachedView::new(EVENTS_TABLE, df, config.target_partitions()));
+                // With every column: a later query of the same view set (a report's next section) that
+                // needed a column more would compute the agent's slice again (seconds, a full scan).
+                let scoped = Arc::new(CachedView::new(EVENTS_TABLE, df, config.target_partitions()).all_columns());
                 ctx.register_table(EVENTS_TABLE, scoped.clone()).map_err(Error::query("registering events"))?;
                 scoped_events = Some(scoped);
             }
