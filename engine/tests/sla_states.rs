@@ -2,7 +2,7 @@
 //! stored in `orders_core` and runs `sla_state` only for the other orders
 //! (`sql/views/13_orders.sql`). On the hand-made October world (pauses over
 //! nights and a holiday, a parts wait, reopened and open orders), at
-//! reference instants every six hours across and beyond the month, both
+//! reference instants every 18 hours (so at every time of day) across and beyond the month, both
 //! states of every order must equal `sla_state` evaluated directly, and both
 //! branches must be taken.
 #![allow(clippy::unwrap_used)]
