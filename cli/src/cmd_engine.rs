@@ -38,7 +38,7 @@ pub(crate) struct KpiArgs {
 /// Run one read-only SQL query over the lake and its views.
 #[derive(Debug, Args)]
 pub(crate) struct SqlArgs {
-    /// The query (SELECT or WITH ... SELECT).
+    /// The query (SELECT or WITH ... SELECT; `EXPLAIN ANALYZE <query>` shows its plan with metrics).
     pub(crate) query: String,
     /// At most this many rows.
     #[arg(long, default_value_t = 10_000)]

@@ -10,6 +10,7 @@ use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -135,13 +136,18 @@ pub async fn run_sql(
     limits: SqlLimits,
     session: &SessionOptions,
 ) -> Result<SendableRecordBatchStream> {
-    check_single_query(sql)?;
+    // EXPLAIN [ANALYZE] of a query for unscoped readers: a plan names the
+    // lake's files and the scope's own SQL, which are not a partner's to see.
+    check_single_query(sql, caller.scope()?.is_none())?;
     let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
     let deadline = Instant::now() + timeout;
     let planned = async {
         let ctx: SessionContext = engine.session(caller, session).await?;
         let df = ctx.sql_with_options(sql, read_only()).await.map_err(refusal)?;
-        let df = df.limit(0, Some(limits.max_rows)).map_err(Error::query("limiting rows"))?;
+        // A plan's lines are not limited (and EXPLAIN ANALYZE must stay the plan's root).
+        let explain = matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
+        let df =
+            if explain { df } else { df.limit(0, Some(limits.max_rows)).map_err(Error::query("limiting rows"))? };
         declare_view_needs(&df).map_err(Error::query("planning SQL"))?;
         df.execute_stream().await.map_err(Error::query("running SQL"))
     };
@@ -162,13 +168,16 @@ fn timeout_error(t: Duration) -> Error {
     Error::Timeout { seconds: t.as_secs().max(1) }
 }
 
-/// One statement, and a query: the parser sees it before DataFusion does, so
-/// the refusal names the statement.
-fn check_single_query(sql: &str) -> Result<()> {
+/// One statement, and a query (or, with `allow_explain`, `EXPLAIN [ANALYZE]`
+/// of a query): the parser sees it before DataFusion does, so the refusal
+/// names the statement.
+fn check_single_query(sql: &str, allow_explain: bool) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::Statement;
     let statements = Parser::parse_sql(&GenericDialect {}, sql)
         .map_err(|e| Error::Refused { message: format!("cannot parse SQL: {e}") })?;
     match statements.as_slice() {
-        [datafusion::sql::sqlparser::ast::Statement::Query(_)] => Ok(()),
+        [Statement::Query(_)] => Ok(()),
+        [Statement::Explain { statement, .. }] if allow_explain && matches!(**statement, Statement::Query(_)) => Ok(()),
         [] => Err(Error::Refused { message: "no statement".into() }),
         [one] => Err(Error::Refused {
             message: format!(

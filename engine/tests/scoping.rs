@@ -148,6 +148,9 @@ async fn sql_is_read_only() {
         "SET datafusion.execution.batch_size = 1".into(),
         "SELECT 1; SELECT 2".into(),
         format!("SELECT * FROM '{}'", file.display()),
+        "EXPLAIN DROP TABLE events".into(),
+        "EXPLAIN ANALYZE INSERT INTO events SELECT * FROM events".into(),
+        "EXPLAIN CREATE TABLE x AS SELECT 1".into(),
     ];
     for q in &refused {
         let got = sql(&engine, &admin, q).await;
@@ -157,6 +160,15 @@ async fn sql_is_read_only() {
     let limits = SqlLimits { max_rows: 3, timeout: None };
     let stream = run_sql(&engine, "SELECT * FROM events", &admin, limits, &now()).await.unwrap();
     assert_eq!(rows(&collect(stream).await.unwrap()).len(), 3);
+    // EXPLAIN ANALYZE of a query shows its plan with metrics to an unscoped reader ...
+    let q = "EXPLAIN ANALYZE SELECT count(*) FROM orders WHERE status = 'open'";
+    let plan = rows(&collect(run_sql(&engine, q, &admin, SqlLimits::default(), &now()).await.unwrap()).await.unwrap());
+    let text = plan.iter().filter_map(|r| r["plan"].as_str()).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("output_rows="), "{text}");
+    // ... and is refused to a partner (a plan names the lake's files and the scope's SQL).
+    let partner = Caller::partner(id(AGENT_A));
+    let err = run_sql(&engine, q, &partner, SqlLimits::default(), &now()).await.err().unwrap();
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
 }
 
 #[tokio::test]
