@@ -72,8 +72,7 @@ impl ApiState {
     pub fn new(ops: Ops, engine: Engine, tokens: Arc<TokenStore>, data_dir: &Path, config: ServeConfig) -> ApiState {
         let cache = KpiCache::new(config.kpi_cache_entries)
             .with_max_bytes(config.kpi_cache_mib << 20)
-            .with_concurrency(config.kpi_concurrency)
-            .with_max_stale(Duration::from_secs(config.dashboard_max_stale_secs));
+            .with_concurrency(config.kpi_concurrency);
         let openapi = Arc::new(crate::openapi::document(engine.catalog()));
         ApiState {
             ops,

@@ -121,6 +121,7 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
             engine: state.engine.clone(),
             cache: state.cache.clone(),
             auth: state.tokens.clone(),
+            max_stale: std::time::Duration::from_secs(state.config.dashboard_max_stale_secs),
         };
         // Warm the KPI cache with every token holder's home page, so the first
         // paint is served from memory while the lake has not moved on.

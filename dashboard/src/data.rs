@@ -8,7 +8,7 @@
 //! was computed at, the page is drawn from it at once, and an answer older
 //! than `max_age` is recomputed in the background for the next paint. After
 //! a commit, an answer of the older version stored at most
-//! [`max_stale`](fieldhouse_engine::cache::KpiCache::max_stale) ago is drawn
+//! [`max_stale`](crate::DashboardState::max_stale) ago is drawn
 //! too (the section says which lake version it shows) while the newest is
 //! computed in the background. So a page never waits on a scan when nothing
 //! changed or commits stream in; it waits only after a pause longer than
@@ -104,7 +104,7 @@ pub(crate) async fn fetch(
             // the newest is computed (under a stream of commits the version
             // moves every few seconds: waiting for it would make every page
             // wait on a scan).
-            Some(e) if e.answer.lake_version >= version || e.stored.elapsed() <= state.cache.max_stale() => {
+            Some(e) if e.answer.lake_version >= version || e.stored.elapsed() <= state.max_stale => {
                 let stale = e.answer.lake_version < version || e.stored.elapsed() > state.cache.max_age();
                 let refresh = !e.refreshing && stale;
                 if refresh {

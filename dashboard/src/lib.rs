@@ -51,6 +51,10 @@ pub struct DashboardState {
     pub engine: Engine,
     pub cache: Arc<KpiCache>,
     pub auth: Arc<dyn Authenticate>,
+    /// After a commit, a section shows its answer of an older lake version
+    /// stored at most this long ago while the newest is computed in the
+    /// background (zero: always wait for the newest; see [`data`]).
+    pub max_stale: std::time::Duration,
 }
 
 /// The dashboard's routes: `GET /` (the caller's home page), `GET`+`POST

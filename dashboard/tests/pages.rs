@@ -231,9 +231,7 @@ fn shown_versions(html: &str) -> Vec<i64> {
 async fn after_a_commit_a_recent_answer_is_shown_while_the_newest_is_computed() {
     let dir = october_lake();
     let mut state = state(dir.path());
-    state.cache = std::sync::Arc::new(
-        fieldhouse_engine::cache::KpiCache::new(256).with_max_stale(std::time::Duration::from_secs(600)),
-    );
+    state.max_stale = std::time::Duration::from_secs(600);
     let path = format!("/dashboard/management?{OCT}&region=North");
     let (_, first) = get(&state, &path, Some(MANAGER)).await;
     assert_eq!(value(&first, "sla-trend-value"), 33.33);

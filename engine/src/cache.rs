@@ -104,7 +104,6 @@ pub struct KpiCache {
     capacity: usize,
     max_bytes: usize,
     max_age: Duration,
-    max_stale: Duration,
     inner: Mutex<Inner>,
     stats: Mutex<(u64, u64)>,
     /// Computations running at once (the others wait their turn).
@@ -125,7 +124,6 @@ impl KpiCache {
             capacity: capacity.max(1),
             max_bytes: 256 << 20,
             max_age: Duration::from_secs(60),
-            max_stale: Duration::ZERO,
             inner: Mutex::new(Inner::default()),
             stats: Mutex::new((0, 0)),
             computing: tokio::sync::Semaphore::new(1),
@@ -147,21 +145,6 @@ impl KpiCache {
     pub fn with_max_age(mut self, max_age: Duration) -> KpiCache {
         self.max_age = max_age;
         self
-    }
-
-    /// Let readers that accept it (the dashboard) take an answer of an older
-    /// lake version computed at most `max_stale` ago while the answer for the
-    /// newest version is computed in the background (default zero: never).
-    #[must_use]
-    pub fn with_max_stale(mut self, max_stale: Duration) -> KpiCache {
-        self.max_stale = max_stale;
-        self
-    }
-
-    /// How old an answer of an older lake version may be and still be shown
-    /// while a newer one is computed (see [`KpiCache::with_max_stale`]).
-    pub fn max_stale(&self) -> Duration {
-        self.max_stale
     }
 
     /// Keep at most `max_bytes` of answers (Arrow memory size).

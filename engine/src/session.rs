@@ -183,6 +183,10 @@ pub struct Engine {
     /// The entity tables (and `events`) last loaded at a version, by name: a
     /// session at the same versions reuses them instead of replaying each log.
     loaded: Arc<Mutex<std::collections::HashMap<String, DeltaTable>>>,
+    /// The session state every Delta scan keeps for its settings: this
+    /// engine's settings and runtime, an empty catalog (see
+    /// [`Engine::delta_provider`]); made on first use, then shared.
+    scan_state: Arc<std::sync::OnceLock<Arc<datafusion::execution::SessionState>>>,
     catalog: Arc<Catalog>,
     /// Recently computed view sets, most recent last.
     view_sets: Arc<ViewSets>,
@@ -225,6 +229,7 @@ impl Engine {
             maintainer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             failed_passes: Arc::new(std::sync::atomic::AtomicU32::new(0)),
             loaded: Arc::new(Mutex::new(std::collections::HashMap::new())),
+            scan_state: Arc::new(std::sync::OnceLock::new()),
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
             latest: Arc::new(tokio::sync::Mutex::new(None)),
@@ -332,7 +337,8 @@ impl Engine {
         config
     }
 
-    /// A scan of Delta table `table` for a session of `ctx`.
+    /// A scan of Delta table `table` for a session of `ctx` (made with this
+    /// engine's [`Engine::session_config`] and runtime, as every session is).
     pub(crate) async fn delta_provider(
         &self,
         ctx: &SessionContext,
@@ -343,10 +349,16 @@ impl Engine {
         // The provider keeps the session it is given (for its scan settings
         // only). Given `ctx`'s state, whose catalog holds the provider, the two
         // would keep each other alive forever: give it a state with the same
-        // settings and runtime but an empty catalog.
-        let bare = SessionContext::new_with_config_rt(ctx.copied_config(), ctx.runtime_env()).state();
+        // settings and runtime but an empty catalog, made once per engine (a
+        // session builds a scan for every lake table it registers).
+        let bare = self
+            .scan_state
+            .get_or_init(|| {
+                Arc::new(SessionContext::new_with_config_rt(self.session_config(), self.runtime.clone()).state())
+            })
+            .clone();
         let provider =
-            table.table_provider().with_session(Arc::new(bare)).await.map_err(Error::query("scanning a lake table"))?;
+            table.table_provider().with_session(bare).await.map_err(Error::query("scanning a lake table"))?;
         Ok(provider)
     }
 

@@ -179,6 +179,7 @@ pub async fn start_with(
             engine: state.engine.clone(),
             cache: state.cache.clone(),
             auth: state.tokens.clone(),
+            max_stale: std::time::Duration::from_secs(state.config.dashboard_max_stale_secs),
         };
         fieldhouse_api::app_with(state.clone(), axum::Router::new(), fieldhouse_api::dashboard::router(board))
     } else {

@@ -412,6 +412,7 @@ pub fn state(dir: &std::path::Path) -> fieldhouse_dashboard::DashboardState {
         engine: fieldhouse_engine::Engine::open(dir).unwrap(),
         cache: std::sync::Arc::new(fieldhouse_engine::cache::KpiCache::new(256)),
         auth: std::sync::Arc::new(Tokens),
+        max_stale: std::time::Duration::ZERO,
     }
 }
 
