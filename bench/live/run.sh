@@ -62,7 +62,8 @@
 # target/release/fieldhouse); DURATION (120), RATE (200 events/s), BATCH_SECS (0.5), CLIENTS (8),
 # PAGE (/), KPIS (space-separated, each with its query string; default "sla_response_compliance?by=week
 # first_time_fix_rate?by=region backlog csat?by=month response_time"), PROBE_EVERY (10), POLL (0.25),
-# LAG_VIEW (orders), LAG_TIMEOUT (60), PORT (default: a free one), WARM_TIMEOUT (seconds to wait for
+# LAG_VIEW (orders), LAG_TIMEOUT (60), SERVE_ARGS (more options of `fieldhouse serve`, e.g.
+# --no-entities: ingest without entity maintenance, see bench/ingest), PORT (default: a free one), WARM_TIMEOUT (seconds to wait for
 # the start-up warming, 900), OUT (raw samples and the server log; default a new temp dir).
 # Exit status 1 when a request failed, an event was rejected or a probe was not seen in time.
 set -euo pipefail
@@ -131,7 +132,8 @@ make_token admin "$RUN_ID-writer" WRITER
 
 # 3. The server.
 # Started directly (not through `fh`, whose subshell would be the pid): $! is the server itself.
-"$BIN" --data-dir "$DATA_DIR" serve --addr "$ADDR" --relay-latency 3600 --report-tick 3600 >"$LOG" 2>&1 &
+# shellcheck disable=SC2086 # SERVE_ARGS: words, on purpose
+"$BIN" --data-dir "$DATA_DIR" serve --addr "$ADDR" --relay-latency 3600 --report-tick 3600 ${SERVE_ARGS:-} >"$LOG" 2>&1 &
 SERVER=$!
 echo "server pid $SERVER on http://$ADDR ($BIN); log $LOG"
 for i in $(seq 1 600); do

@@ -40,6 +40,13 @@ pub(crate) struct ServeArgs {
     /// Seconds between scheduled compactions of the lake tables (0: never; default 3600).
     #[arg(long)]
     pub(crate) compact_interval: Option<u64>,
+    /// Do not bring the entity tables (lake/entities) up to date after each
+    /// commit to `events`. KPIs then read the raw events once the tables fall
+    /// behind. For a server whose entity tables another process maintains
+    /// (`fieldhouse lake update-entities`), or to measure ingest alone
+    /// (bench/live).
+    #[arg(long)]
+    pub(crate) no_entities: bool,
     /// Print the effective settings as TOML and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
@@ -63,14 +70,14 @@ pub(crate) fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         print!("{}", config.to_toml());
         return Ok(ExitCode::SUCCESS);
     }
-    serve_with(data_dir, config)
+    serve_with(data_dir, config, !args.no_entities)
 }
 
 /// Serve with the data directory's settings on `addr` until Ctrl-C (used by the demo).
 pub(crate) fn serve_blocking(data_dir: &Path, addr: SocketAddr) -> Result<ExitCode> {
     let mut config = ServeConfig::load(data_dir, None, |k| std::env::var(k).ok())?;
     config.addr = addr;
-    serve_with(data_dir, config)
+    serve_with(data_dir, config, true)
 }
 
 async fn stop_signal() {
@@ -94,7 +101,7 @@ async fn stop_signal() {
     }
 }
 
-fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
+fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> Result<ExitCode> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
@@ -163,9 +170,11 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
             tokio::spawn(async move { lake.compact_forever(compact_every, stopped(rx)).await })
         });
         // The entity tables follow every commit to `events` (relay, HTTP and file batches alike).
-        let entity_task = tokio::spawn({
+        let entity_task = maintain_entities.then(|| {
             let rx = stop_rx.clone();
-            async move { entity_engine.maintain_forever(Duration::from_millis(500), compact_every, stopped(rx)).await }
+            tokio::spawn(async move {
+                entity_engine.maintain_forever(Duration::from_millis(500), compact_every, stopped(rx)).await
+            })
         });
         let relay = Relay::new(data_dir.join("ops.db"), lake)
             .with_config(RelayConfig { latency, ..RelayConfig::default() })
@@ -200,7 +209,9 @@ fn serve_with(data_dir: &Path, config: ServeConfig) -> Result<ExitCode> {
         };
         fieldhouse_api::serve_on(listener, app, shutdown, grace).await?;
         let _ = relay_task.await;
-        let _ = entity_task.await;
+        if let Some(t) = entity_task {
+            let _ = t.await;
+        }
         if let Some(t) = compact_task {
             let _ = t.await;
         }

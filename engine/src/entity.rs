@@ -10,7 +10,12 @@
 //! `VIEW` through its own column `COLUMN`: when rows of `VIEW` change, the
 //! rows of this view whose `COLUMN` names them are recomputed too. A view
 //! without the line (`orders`, whose SLA states move with the clock) is
-//! computed at read time over the entity tables, as before.
+//! computed at read time over the entity tables, as before. Two rules,
+//! checked on the SQL as DataFusion parses it when the engine loads the views:
+//! an entity view does not call `fh_now()` (its rows would move with the
+//! clock, and a table is only recomputed when events arrive), and every other
+//! view it reads is an entity view it `follows` (else a change of that view's
+//! rows would not recompute its own). Reading `events` is always allowed.
 //!
 //! **Maintenance** ([`Engine::maintain_entities`]): the manifest says which
 //! `events` version the tables reflect (`from`). The files added to `events`
@@ -42,6 +47,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::IntoFuture;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +56,9 @@ use arrow::array::{Array, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext, col, lit};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, visit_expressions};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
@@ -131,6 +140,7 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
             }
         }
         let key = key.ok_or_else(|| bad(v, "`-- entity:` line without key=COLUMN".into()))?;
+        check_entity_sql(v, views, &defs, &follows).map_err(|message| bad(v, message))?;
         let types = event_types_named(&v.body);
         let words = identifiers(&v.body);
         let reads = defs.iter().filter(|d| words.contains(&d.name)).map(|d| d.name.clone()).collect();
@@ -147,6 +157,81 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
         });
     }
     Ok(defs)
+}
+
+/// The clock function: a view that calls it is not a function of the events.
+const CLOCK_FUNCTION: &str = "fh_now";
+
+/// The rules of an entity view's SQL (`v`, whose `-- entity:` line gave
+/// `follows`; `defs`: the entity views of the files before it), on the SQL as
+/// DataFusion parses it: it does not call `fh_now()`, and every other view of
+/// `views` it reads is an entity view it follows. `events` may be read; a CTE
+/// is not a view; a name that is no view is left to the planner. `Err`: the
+/// message, naming the view and what to fix.
+fn check_entity_sql(
+    v: &SqlFile,
+    views: &[SqlFile],
+    defs: &[EntityDef],
+    follows: &[(String, String)],
+) -> std::result::Result<(), String> {
+    let name = &v.name;
+    let statements = DFParser::parse_sql(&v.body)
+        .map_err(|e| format!("cannot parse the SQL of entity view `{name}` to check what it reads: {e}"))?;
+    if statements.iter().any(calls_clock) {
+        return Err(format!(
+            "entity view `{name}` calls {CLOCK_FUNCTION}(): its rows would move with the clock, but an entity \
+             table is recomputed only when events arrive; remove its `-- entity:` line (computed at read time), \
+             or move what needs {CLOCK_FUNCTION}() into a view without one (as `orders` over `orders_core`)"
+        ));
+    }
+    for statement in &statements {
+        let (tables, _ctes) = resolve_table_references(statement, true)
+            .map_err(|e| format!("cannot resolve the tables entity view `{name}` reads: {e}"))?;
+        for table in &tables {
+            let table = table.table();
+            if table.eq_ignore_ascii_case(EVENTS_TABLE) {
+                continue;
+            }
+            let Some(read) = views.iter().find(|w| w.name.eq_ignore_ascii_case(table)) else { continue };
+            let read = &read.name;
+            if follows.iter().any(|(f, _)| f.eq_ignore_ascii_case(read)) {
+                continue;
+            }
+            return Err(if defs.iter().any(|d| d.name.eq_ignore_ascii_case(read)) {
+                format!(
+                    "entity view `{name}` reads entity view `{read}` but does not follow it, so a change of \
+                     `{read}`'s rows would not recompute `{name}`'s: add `{read}.COLUMN` to the `follows=` of its \
+                     `-- entity:` line (COLUMN: the column of `{name}` that joins `{read}`)"
+                )
+            } else {
+                format!(
+                    "entity view `{name}` reads view `{read}`, which is not an entity view of an earlier file, so \
+                     nothing would recompute `{name}` when `{read}`'s rows change: read `events` or entity views \
+                     of earlier files only (and follow them), or remove the `-- entity:` line of `{name}`"
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `statement` calls `fh_now()`, in any case (a name in a comment or a
+/// string is no call).
+fn calls_clock(statement: &DFStatement) -> bool {
+    let DFStatement::Statement(statement) = statement else { return false };
+    visit_expressions(&**statement, |e| match e {
+        SqlExpr::Function(f)
+            if f.name
+                .0
+                .last()
+                .and_then(|part| part.as_ident())
+                .is_some_and(|i| i.value.eq_ignore_ascii_case(CLOCK_FUNCTION)) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// FNV-1a, 64 bits: a digest of a view's SQL that stays the same across builds and Rust versions.
@@ -979,6 +1064,81 @@ mod tests {
             body: "-- entity: key=order_id follows=nothing.order_id\nSELECT 1".into(),
         };
         assert!(entity_defs(&[v]).is_err());
+    }
+
+    /// A view file `name` (file `name.sql`) with `body`.
+    fn view(name: &str, body: &str) -> SqlFile {
+        SqlFile { name: name.into(), file: format!("{name}.sql"), body: body.into() }
+    }
+
+    /// The message of the refusal of `views` (which must be refused as a bad SQL file).
+    fn refusal(views: &[SqlFile]) -> String {
+        match entity_defs(views) {
+            Err(Error::SqlFile { message, .. }) => message,
+            other => panic!("expected a bad SQL file, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_entity_view_that_calls_fh_now_is_refused() {
+        let clocked =
+            view("late_orders", "-- entity: key=order_id\nSELECT order_id, occurred_at < FH_Now() AS late FROM events");
+        let message = refusal(&[clocked]);
+        assert!(message.contains("`late_orders`") && message.contains("fh_now()"), "{message}");
+        // Named in a comment or a string it is no call; a view without `-- entity:` may call it.
+        let commented =
+            view("a", "-- entity: key=order_id\n-- not at fh_now()\nSELECT order_id, 'fh_now()' AS s FROM events");
+        let plain = view("b", "SELECT a.*, fh_now() AS now FROM a");
+        entity_defs(&[commented, plain]).unwrap();
+    }
+
+    #[test]
+    fn an_entity_view_follows_every_view_it_reads() {
+        let sites = view("sites", "-- entity: key=site_id\nSELECT site_id, region FROM events");
+        let site_list = view("site_list", "SELECT * FROM sites");
+        // An entity view it does not follow (named in another case).
+        let unfollowed = view(
+            "heads",
+            "-- entity: key=order_id\nSELECT e.order_id, s.region FROM events e JOIN Sites s ON e.site_id = s.site_id",
+        );
+        let message = refusal(&[sites.clone(), site_list.clone(), unfollowed]);
+        assert!(message.contains("`heads`") && message.contains("`sites.COLUMN`"), "{message}");
+        // A view that is no entity view (in a subquery).
+        let reads_plain = view(
+            "heads",
+            "-- entity: key=order_id follows=sites.site_id\n\
+             SELECT order_id FROM events WHERE site_id IN (SELECT site_id FROM site_list)",
+        );
+        let message = refusal(&[sites.clone(), site_list.clone(), reads_plain]);
+        assert!(message.contains("`heads`") && message.contains("`site_list`"), "{message}");
+        // Followed; a CTE named like a view; `events` in capitals; a name that is no view: accepted.
+        let ok = view(
+            "heads",
+            "-- entity: key=order_id follows=sites.site_id\n\
+             WITH site_list AS (SELECT order_id, site_id FROM EVENTS)\n\
+             SELECT o.order_id, s.region FROM site_list o JOIN sites s ON o.site_id = s.site_id \
+             LEFT JOIN elsewhere x ON o.order_id = x.order_id",
+        );
+        let defs = entity_defs(&[sites, site_list, ok]).unwrap();
+        assert_eq!(defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), vec!["sites", "heads"]);
+    }
+
+    #[test]
+    fn the_built_in_entity_views_keep_the_rules() {
+        let on_disk = crate::sqlfiles::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/views")).unwrap();
+        for views in [crate::sqlfiles::embedded_views(), on_disk] {
+            let defs = entity_defs(&views).unwrap();
+            // orders_core names fh_now() in its comments only; orders calls it, and is no entity view.
+            assert!(defs.iter().any(|d| d.name == "orders_core"));
+            assert!(views.iter().any(|v| v.name == "orders" && v.body.contains("fh_now()")));
+        }
+        // The rules run on the real SQL: orders_core without its follow of pauses is refused.
+        let mut views = crate::sqlfiles::embedded_views();
+        let core = views.iter_mut().find(|v| v.name == "orders_core").unwrap();
+        assert!(core.body.contains(",pauses.order_id"));
+        core.body = core.body.replace(",pauses.order_id", "");
+        let message = refusal(&views);
+        assert!(message.contains("`orders_core`") && message.contains("`pauses.COLUMN`"), "{message}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use fieldhouse_domain::event::{CreditNoteIssued, PaymentReceived};
 use fieldhouse_engine::{Caller, Engine, KpiRequest, Role, collect, run_kpi};
 use serde_json::Value;
 
@@ -439,4 +440,61 @@ async fn every_catalog_kpi_plans_and_runs_with_every_dimension() {
             }
         }
     }
+}
+
+/// The full-payment date of `billing_cycle_time`: the first date by which the
+/// payments and credit notes dated up to it cover the total, on a world of its
+/// own (three invoices of 100.00 issued 11-02, no orders).
+#[tokio::test]
+async fn billing_cycle_time_full_payment_date_by_hand() {
+    let mut w = World::default();
+    master(&mut w);
+    for inv in [901, 902, 903] {
+        w.invoice("2026-11-02T09:00:00Z", inv, 0x9900 + inv, "2026-11-02", "2026-12-02", vec![labour(10_000)]);
+    }
+    let pay = |w: &mut World, n: u128, inv: u128, cents: i64, on: &str| {
+        w.push(
+            &format!("{on}T12:00:00Z"),
+            PaymentReceived {
+                payment_id: id(n),
+                invoice_id: id(inv),
+                customer_id: id(CUST),
+                amount_cents: cents,
+                currency: "EUR".into(),
+                received_on: d(on),
+            },
+        );
+    };
+    // 901: 40.00 on 11-05, 60.00 on 11-12 → settled 11-12: 10 days.
+    pay(&mut w, 9101, 901, 4_000, "2026-11-05");
+    pay(&mut w, 9102, 901, 6_000, "2026-11-12");
+    // 902: 70.00 paid on 11-04 and a 30.00 credit note of 11-06 → settled 11-06: 4 days.
+    pay(&mut w, 9103, 902, 7_000, "2026-11-04");
+    w.push(
+        "2026-11-06T12:00:00Z",
+        CreditNoteIssued {
+            credit_note_id: id(9201),
+            invoice_id: id(902),
+            customer_id: id(CUST),
+            amount_cents: 3_000,
+            currency: "EUR".into(),
+            issued_on: d("2026-11-06"),
+            reason: "goodwill".into(),
+        },
+    );
+    // 903: 50.00 twice on 11-08 (the same date) → settled 11-08: 6 days.
+    pay(&mut w, 9104, 903, 5_000, "2026-11-08");
+    pay(&mut w, 9105, 903, 5_000, "2026-11-08");
+
+    let dir = tempfile::tempdir().unwrap();
+    fieldhouse_engine::testing::write_events(dir.path(), &w.events).await.unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let req = KpiRequest::new("billing_cycle_time").param("from", "2026-11-01").param("to", "2026-12-01");
+    let stream = run_kpi(&engine, &req.now(t("2026-11-30T00:00:00Z")), &Caller::admin()).await.unwrap();
+    let rows = to_rows(&collect(stream).await.unwrap());
+    // Settled: 10, 4 and 6 days → mean 6.67, median 6.
+    assert_eq!(num(&rows[0], "invoices"), 3.0);
+    assert_eq!(num(&rows[0], "invoices_settled"), 3.0);
+    assert_eq!(num(&rows[0], "invoice_to_payment_mean_days"), 6.67);
+    assert_eq!(num(&rows[0], "invoice_to_payment_median_days"), 6.0);
 }
