@@ -1,53 +1,95 @@
 #!/usr/bin/env bash
-# Ingest throughput with and without the entity tables' maintenance, in one run.
+# NDJSON → committed Delta rows per second, beside DuckDB's
+#   COPY (SELECT * FROM read_json(...)) TO '...parquet'
+# on the same file in the same run, with the peak memory (max RSS) of both.
 #
-#   bench/ingest/run.sh [DATA_DIR]     (default ./fieldhouse-data: a data dir holding the default
-#                                       demo; it is not changed: each side runs on a copy)
-#   DURATION=60 RATE=20000 bench/ingest/run.sh D
+#   bench/ingest/run.sh [N]        # N events, default 5000000
 #
-# Each side is bench/live/run.sh on its own copy of DATA_DIR with no readers (CLIENTS=0) and no
-# lag probes: one writer POSTs /api/v1/events as fast as the server answers (RATE is far above
-# what it takes; a batch carries every event owed since the last one), each batch one durable
-# Delta commit.
-#   (a) events only:           `fieldhouse serve --no-entities`
-#   (b) with entity upkeep:    `fieldhouse serve` (the entity tables follow every commit, in the
-#                              same process, as in production)
-# Printed: events/s taken by each, their ratio b/a (issue 19's target: >= 0.8), and for (b) how
-# far the entity tables were behind `events` when the writer stopped (a maintenance that fell
-# behind would make (b) look faster than it is) and how long the catch-up then took.
-# The sides run one after the other (2 cores: side by side they would share them).
+# Input (GEN):
+#   GEN=sim (default)  the first N events of the simulator's `large` preset, in the order the
+#                      operational core writes them (the in-memory reference core: `simulate
+#                      large memory --ndjson`), so a commit holds a few days of events, as a live
+#                      ingest does. ~100 s to generate 6 M events.
+#   GEN=samples        the contract's sample events cycled, with times spread evenly over a
+#                      year: every commit touches ~365 `event_date` partitions (a worst case for
+#                      the Delta writer: many small files per commit).
+# FLUSH_ROWS: records per commit (default 500000).
+#
+# Needs: cargo, python3 (DuckDB is pip-installed into a venv), /usr/bin/time.
+# Work files go to $BENCH_DIR (default: a fresh temp dir, removed at the end).
 set -euo pipefail
-DATA_DIR=${1:-./fieldhouse-data}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-. "$ROOT/bench/bin.sh"
-[ -d "$DATA_DIR/lake/events/_delta_log" ] || { echo "no lake at $DATA_DIR/lake (run \`fieldhouse --data-dir $DATA_DIR demo --no-serve\` first)" >&2; exit 1; }
-export DURATION=${DURATION:-60} RATE=${RATE:-20000} BATCH_SECS=${BATCH_SECS:-0.5} CLIENTS=0 PROBE_EVERY=1000000000
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldhouse-ingest-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+N="${1:-5000000}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fieldhouse/target}"
+work="${BENCH_DIR:-$(mktemp -d)}"
+[ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
+venv="${FIELDHOUSE_PY_VENV:-$HOME/.cache/fieldhouse/pyvenv}"
 
-latest_events() { ls "$1/lake/events/_delta_log" | grep -E '^[0-9]+\.json$' | sort | tail -1 | sed 's/^0*//; s/\.json$//; s/^$/0/'; }
-manifest_version() { tail -1 "$1/lake/entities/_versions.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_version"])'; }
+echo "== building (release)" >&2
+"$root/bench/build.sh"
+bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
 
-side() { # NAME SERVE_ARGS
-  local dir=$WORK/$1
-  cp -a "$DATA_DIR" "$dir"
-  echo "== ($1) fieldhouse serve ${2:-} on a copy of $DATA_DIR" >&2
-  SERVE_ARGS=$2 OUT=$WORK/$1-out "$ROOT/bench/live/run.sh" "$dir" >"$WORK/$1.out" 2>&1 || { cat "$WORK/$1.out" >&2; echo "bench/live failed for ($1)" >&2; exit 1; }
-  grep -E '^ingest:' "$WORK/$1.out" >&2
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+# One DuckDB version, so that figures of different days compare (DUCKDB_VERSION overrides).
+DUCKDB_VERSION=${DUCKDB_VERSION:-2.0.1}
+if [ "$("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null)" != "$DUCKDB_VERSION" ]; then
+  "$venv/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION" >&2
+fi
+
+file="$work/events.ndjson"
+GEN="${GEN:-sim}"
+FLUSH_ROWS="${FLUSH_ROWS:-500000}"
+echo "== generating $N events ($GEN)" >&2
+case "$GEN" in
+  samples) "$bin" gen "$N" "$file" ;;
+  sim)
+    # 2000 technicians make ~1.2 M events a month: enough months for N events.
+    months=$(( N / 1000000 + 1 ))
+    "$CARGO_TARGET_DIR/release/examples/simulate" large memory "$work/sim" --months "$months" \
+      --ndjson "$work/all.ndjson" > "$work/sim.log"
+    head -n "$N" "$work/all.ndjson" > "$file"
+    rm -f "$work/all.ndjson"
+    [ "$(wc -l < "$file")" -eq "$N" ] || { echo "the simulator made fewer than $N events" >&2; exit 1; }
+    ;;
+  *) echo "GEN must be sim or samples" >&2; exit 1 ;;
+esac
+size=$(stat -c %s "$file")
+
+timev() { # timev OUTFILE cmd... : run with /usr/bin/time -v, print max RSS in MiB
+  local out="$1"; shift
+  /usr/bin/time -v "$@" > "$out.stdout" 2> "$out.time"
+  awk -F: '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$out.time"
 }
-rate_of() { sed -n 's/^ingest: .* events posted in .* s (\([0-9.]*\)\/s.*/\1/p' "$WORK/$1.out"; }
 
-side a --no-entities
-side b ""
-ev=$(latest_events "$WORK/b"); mv=$(manifest_version "$WORK/b")
-t0=$(date +%s.%N)
-"$BIN" --data-dir "$WORK/b" lake update-entities >/dev/null 2>"$WORK/catchup.err"
-catchup=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-ra=$(rate_of a); rb=$(rate_of b)
-echo
-printf '%-44s %10s\n' "side" "events/s"
-printf '%-44s %10s\n' "(a) events only (serve --no-entities)" "$ra"
-printf '%-44s %10s\n' "(b) with entity maintenance (serve)" "$rb"
-awk -v a="$ra" -v b="$rb" 'BEGIN { printf "ratio b/a: %.2f (target >= 0.8)\n", b / a }'
-echo "(b) when the server stopped: entity tables at events version $mv of $ev; catching up then took ${catchup} s"
+sync
+echo "== fieldhouse: NDJSON -> Delta (events, partitioned by event_date, fsynced commits)" >&2
+fh_rss=$(timev "$work/fh" "$bin" ingest "$file" "$work/lake" "$FLUSH_ROWS")
+fh_json=$(cat "$work/fh.stdout")
+fh_secs=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
+fh_rows=$(echo "$fh_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+
+echo "== duckdb: COPY (SELECT * FROM read_json(...)) TO parquet" >&2
+cat > "$work/duck.py" <<PY
+import duckdb, time, json
+con = duckdb.connect()
+t = time.time()
+con.execute("COPY (SELECT * FROM read_json('$file', format='newline_delimited', union_by_name=true, sample_size=-1)) TO '$work/duck.parquet' (FORMAT parquet)")
+secs = time.time() - t
+rows = con.execute("SELECT count(*) FROM read_parquet('$work/duck.parquet')").fetchone()[0]
+print(json.dumps({"rows": rows, "seconds": secs}))
+PY
+dk_rss=$(timev "$work/dk" "$venv/bin/python" "$work/duck.py")
+dk_secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/dk.stdout")
+dk_rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/dk.stdout")
+
+python3 - "$N" "$size" "$fh_rows" "$fh_secs" "$fh_rss" "$dk_rows" "$dk_secs" "$dk_rss" "$(nproc)" "$GEN, $FLUSH_ROWS rows per commit" <<'PY'
+import sys
+n, size, fr, fs, fm, dr, ds, dm, cores, what = sys.argv[1:]
+n, size, fr, dr = int(n), int(size), int(fr), int(dr)
+fs, ds, fm, dm = float(fs), float(ds), int(fm), int(dm)
+print(f"input: {n} events ({what}), {size/2**20:.0f} MiB NDJSON, {cores} cores")
+print(f"fieldhouse  {fr:>9} rows  {fs:7.1f} s  {fr/fs:>10,.0f} rows/s  peak RSS {fm:>6} MiB")
+print(f"duckdb      {dr:>9} rows  {ds:7.1f} s  {dr/ds:>10,.0f} rows/s  peak RSS {dm:>6} MiB")
+print(f"ratio fieldhouse/duckdb rows/s: {(fr/fs)/(dr/ds):.2f}")
+PY

@@ -63,7 +63,7 @@
 # PAGE (/), KPIS (space-separated, each with its query string; default "sla_response_compliance?by=week
 # first_time_fix_rate?by=region backlog csat?by=month response_time"), PROBE_EVERY (10), POLL (0.25),
 # LAG_VIEW (orders), LAG_TIMEOUT (60), SERVE_ARGS (more options of `fieldhouse serve`, e.g.
-# --no-entities: ingest without entity maintenance, see bench/ingest), PORT (default: a free one), WARM_TIMEOUT (seconds to wait for
+# --no-entities: ingest without entity maintenance, see bench/ingest/entities.sh), PORT (default: a free one), WARM_TIMEOUT (seconds to wait for
 # the start-up warming, 900), OUT (raw samples and the server log; default a new temp dir).
 # Exit status 1 when a request failed, an event was rejected or a probe was not seen in time.
 set -euo pipefail
