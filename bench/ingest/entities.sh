@@ -3,12 +3,11 @@
 #
 #   bench/ingest/entities.sh [DATA_DIR]  (default ./fieldhouse-data: a data dir holding the default
 #                                       demo; it is not changed: each side runs on a copy)
-#   DURATION=60 RATE=20000 bench/ingest/entities.sh D   (bench/ingest/run.sh: NDJSON files → Delta, beside DuckDB)
+#   DURATION=60 RATE=100000 bench/ingest/entities.sh D   (bench/ingest/run.sh: NDJSON files → Delta, beside DuckDB)
 #
 # Each side is bench/live/run.sh on its own copy of DATA_DIR with no readers (CLIENTS=0) and no
 # lag probes: one writer POSTs /api/v1/events as fast as the server answers (RATE is far above
-# what it takes; a batch carries every event owed since the last one), each batch one durable
-# Delta commit.
+# what it takes), MAX_BATCH (10000) events a POST, each POST one durable Delta commit.
 #   (a) events only:           `fieldhouse serve --no-entities`
 #   (b) with entity upkeep:    `fieldhouse serve` (the entity tables follow every commit, in the
 #                              same process, as in production)
@@ -22,7 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/bench/bin.sh"
 [ -d "$DATA_DIR/lake/events/_delta_log" ] || { echo "no lake at $DATA_DIR/lake (run \`fieldhouse --data-dir $DATA_DIR demo --no-serve\` first)" >&2; exit 1; }
-export DURATION=${DURATION:-60} RATE=${RATE:-20000} BATCH_SECS=${BATCH_SECS:-0.5} CLIENTS=0 PROBE_EVERY=1000000000
+export DURATION=${DURATION:-60} RATE=${RATE:-100000} BATCH_SECS=${BATCH_SECS:-0.05} MAX_BATCH=${MAX_BATCH:-10000} CLIENTS=0 PROBE_EVERY=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldhouse-ingest-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 

@@ -347,6 +347,8 @@ class Run:
                 owed += self.a.rate * interval
                 due += interval
             n = int(owed)
+            if self.a.max_batch:
+                n = min(n, self.a.max_batch)  # at most this many a POST; the rest stays owed
             owed -= n
             if n == 0:
                 continue
@@ -379,6 +381,8 @@ class Run:
         c.close()
 
     def probe_loop(self, stream: EventStream):
+        if self.a.probe_every == 0:  # no probes (bench/ingest/entities.sh)
+            return
         c = self.client()
         next_probe = self.t0 + min(self.a.probe_every, max(self.a.duration / 4, 0.5))
         # No probe in the last seconds: the readers stop at the deadline, and a probe needs them to see it.
@@ -624,7 +628,10 @@ def main() -> int:
     ap.add_argument("--page", default="/", help="the dashboard page the readers load")
     ap.add_argument("--kpis", default="sla_response_compliance?by=week first_time_fix_rate?by=region backlog "
                     "csat?by=month response_time", help="space-separated KPI names, each with its query string")
-    ap.add_argument("--probe-every", type=float, default=10.0)
+    ap.add_argument("--max-batch", type=int, default=0,
+                    help="events at most in one POST (0: all owed; bench/ingest/entities.sh caps them so that a "
+                         "writer far behind its rate posts full batches back to back)")
+    ap.add_argument("--probe-every", type=float, default=10.0, help="seconds between lag probes (0: none)")
     ap.add_argument("--poll", type=float, default=0.25, help="seconds between SQL polls of a probe")
     ap.add_argument("--lag-view", default="orders", help="the view the SQL poll counts the probe's order in")
     ap.add_argument("--lag-timeout", type=float, default=60.0)
@@ -634,8 +641,8 @@ def main() -> int:
     a = ap.parse_args()
     if not re.fullmatch(r"[a-z_]+", a.lag_view):
         raise SystemExit("--lag-view: a view name")
-    if a.duration <= 0 or a.rate < 0 or a.batch_secs <= 0 or a.clients < 0 or a.probe_every <= 0 or a.poll <= 0:
-        raise SystemExit("--duration, --batch-secs, --probe-every and --poll must be positive")
+    if a.duration <= 0 or a.rate < 0 or a.batch_secs <= 0 or a.clients < 0 or a.probe_every < 0 or a.poll <= 0:
+        raise SystemExit("--duration, --batch-secs and --poll must be positive, --probe-every not negative")
     return Run(a).run()
 
 

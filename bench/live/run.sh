@@ -59,7 +59,8 @@
 #   takes CPU from the server: on 2 cores, read the latencies as a loaded machine's.
 #
 # Environment: FIELDHOUSE_BIN (default $HOME/.cache/fieldhouse/target/release/fieldhouse, then
-# target/release/fieldhouse); DURATION (120), RATE (200 events/s), BATCH_SECS (0.5), CLIENTS (8),
+# target/release/fieldhouse); DURATION (120), RATE (200 events/s), BATCH_SECS (0.5), MAX_BATCH (events
+# at most in one POST, 0: no bound), CLIENTS (8),
 # PAGE (/), KPIS (space-separated, each with its query string; default "sla_response_compliance?by=week
 # first_time_fix_rate?by=region backlog csat?by=month response_time"), PROBE_EVERY (10), POLL (0.25),
 # LAG_VIEW (orders), LAG_TIMEOUT (60), SERVE_ARGS (more options of `fieldhouse serve`, e.g.
@@ -154,7 +155,7 @@ echo "start-up warming done after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN 
 # 4. The load, and the figures.
 status=0
 python3 "$HERE/live.py" --base "http://$ADDR" --reader-token "$READER" --writer-token "$WRITER" \
-  --data-dir "$DATA_DIR" --pid "$SERVER" --duration "$DURATION" --rate "$RATE" --batch-secs "$BATCH_SECS" \
+  --data-dir "$DATA_DIR" --pid "$SERVER" --duration "$DURATION" --rate "$RATE" --batch-secs "$BATCH_SECS" --max-batch "${MAX_BATCH:-0}" \
   --clients "$CLIENTS" --page "$PAGE" --kpis "$KPIS" --probe-every "$PROBE_EVERY" --poll "$POLL" \
   --lag-view "$LAG_VIEW" --lag-timeout "$LAG_TIMEOUT" --out "$OUT" || status=$?
 warnings=$(grep -cE ' (ERROR|WARN) ' "$LOG" || true)
