@@ -20,7 +20,7 @@ DATA_DIR=${1:-./fieldhouse-data}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/bench/bin.sh"
-[ -d "$DATA_DIR/lake/events/_delta_log" ] || { echo "no lake at $DATA_DIR/lake (run \`fieldhouse --data-dir $DATA_DIR demo --no-serve\` first)" >&2; exit 1; }
+need_lake "$DATA_DIR"
 export DURATION=${DURATION:-60} RATE=${RATE:-100000} BATCH_SECS=${BATCH_SECS:-0.05} MAX_BATCH=${MAX_BATCH:-10000} CLIENTS=0 PROBE_EVERY=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldhouse-ingest-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

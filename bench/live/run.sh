@@ -73,7 +73,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 . "$ROOT/bench/bin.sh"
-[ -d "$DATA_DIR/lake/events/_delta_log" ] || { echo "no lake at $DATA_DIR/lake (run \`fieldhouse --data-dir $DATA_DIR demo --no-serve\` first)" >&2; exit 1; }
+need_lake "$DATA_DIR"
 
 DURATION=${DURATION:-120}
 RATE=${RATE:-200}
