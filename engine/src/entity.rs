@@ -954,6 +954,13 @@ impl Engine {
     /// tables' small files every `compact_every` (zero: never). While this
     /// runs, latest reads of this engine (and its clones) take the version
     /// the tables reflect (see [`Engine::lake_version`]).
+    ///
+    /// After a pass that took longer than `poll`, the next check waits as
+    /// long as the pass took: maintenance takes at most about half of the
+    /// time, so a flood of events (whose passes rebuild whole tables) does not
+    /// starve the ingest that commits them; the tables then lag further and
+    /// catch up when the flood ends. A steady stream's passes are shorter
+    /// than `poll` and keep it.
     pub async fn maintain_forever(
         &self,
         poll: std::time::Duration,
@@ -978,12 +985,17 @@ impl Engine {
                         }
                     };
                     if behind {
+                        let started = Instant::now();
                         match self.maintain_entities(MaintainOptions::default()).await {
                             Ok(_) => self.failed_passes.store(0, Ordering::Relaxed),
                             Err(e) => {
                                 let n = self.failed_passes.fetch_add(1, Ordering::Relaxed) + 1;
                                 warn!(error = %e.chain(), failed_in_a_row = n, "entity maintenance pass failed; retrying");
                             }
+                        }
+                        let took = started.elapsed();
+                        if took > poll {
+                            tick.reset_after(took);
                         }
                     }
                     if !compact_every.is_zero() && compacted.elapsed() >= compact_every {
