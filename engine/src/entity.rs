@@ -140,14 +140,14 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
             }
         }
         let key = key.ok_or_else(|| bad(v, "`-- entity:` line without key=COLUMN".into()))?;
-        check_entity_sql(v, views, &defs, &follows).map_err(|message| bad(v, message))?;
+        let relations = check_entity_sql(v, views, &defs, &follows).map_err(|message| bad(v, message))?;
         let types = event_types_named(&v.body);
-        let words = identifiers(&v.body);
-        let reads = defs.iter().filter(|d| words.contains(&d.name)).map(|d| d.name.clone()).collect();
+        let reads =
+            defs.iter().filter(|d| relations.contains(&d.name.to_ascii_lowercase())).map(|d| d.name.clone()).collect();
         let digest = format!("{:016x}", fnv1a(v.body.as_bytes()));
         defs.push(EntityDef {
             reads,
-            reads_events: words.contains(EVENTS_TABLE),
+            reads_events: relations.contains(EVENTS_TABLE),
             digest,
             name: v.name.clone(),
             key,
@@ -166,14 +166,15 @@ const CLOCK_FUNCTION: &str = "fh_now";
 /// `follows`; `defs`: the entity views of the files before it), on the SQL as
 /// DataFusion parses it: it does not call `fh_now()`, and every other view of
 /// `views` it reads is an entity view it follows. `events` may be read; a CTE
-/// is not a view; a name that is no view is left to the planner. `Err`: the
+/// is not a view; a name that is no view is left to the planner. `Ok`: the
+/// relations the SQL reads (CTEs left out), in lower case; `Err`: the
 /// message, naming the view and what to fix.
 fn check_entity_sql(
     v: &SqlFile,
     views: &[SqlFile],
     defs: &[EntityDef],
     follows: &[(String, String)],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<BTreeSet<String>, String> {
     let name = &v.name;
     let statements = DFParser::parse_sql(&v.body)
         .map_err(|e| format!("cannot parse the SQL of entity view `{name}` to check what it reads: {e}"))?;
@@ -184,11 +185,13 @@ fn check_entity_sql(
              or move what needs {CLOCK_FUNCTION}() into a view without one (as `orders` over `orders_core`)"
         ));
     }
+    let mut relations = BTreeSet::new();
     for statement in &statements {
         let (tables, _ctes) = resolve_table_references(statement, true)
             .map_err(|e| format!("cannot resolve the tables entity view `{name}` reads: {e}"))?;
         for table in &tables {
             let table = table.table();
+            relations.insert(table.to_ascii_lowercase());
             if table.eq_ignore_ascii_case(EVENTS_TABLE) {
                 continue;
             }
@@ -212,7 +215,7 @@ fn check_entity_sql(
             });
         }
     }
-    Ok(())
+    Ok(relations)
 }
 
 /// Whether `statement` calls `fh_now()`, in any case (a name in a comment or a
@@ -242,17 +245,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// `sql` without its `--` comments.
 fn code_of(sql: &str) -> String {
     sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
-}
-
-/// The words of `sql` outside comments and quotes (names of tables, columns, functions).
-fn identifiers(sql: &str) -> BTreeSet<String> {
-    let code = code_of(sql);
-    code.split('\'')
-        .step_by(2)
-        .flat_map(|part| part.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The event types quoted in `sql` (comments left out).
@@ -1057,10 +1049,12 @@ mod tests {
         assert!(heads.follows.contains(&("sites".into(), "site_id".into())));
         let reads: Vec<&str> = heads.reads.iter().map(String::as_str).collect();
         assert_eq!(reads, vec!["order_openings", "products", "sites"]);
+        assert!(!heads.reads_events, "order_heads reads entity views only");
         let core = defs.iter().find(|d| d.name == "orders_core").unwrap();
         for r in ["order_heads", "order_entitlements", "calendars", "pauses"] {
             assert!(core.reads.contains(r), "orders_core reads {r}: {:?}", core.reads);
         }
+        assert!(core.reads_events);
         let customers = defs.iter().find(|d| d.name == "customers").unwrap();
         assert_eq!(customers.types.as_ref().unwrap().iter().collect::<Vec<_>>(), vec!["customer_registered"]);
         let types = core.types.as_ref().unwrap();
