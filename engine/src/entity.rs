@@ -144,7 +144,7 @@ pub(crate) fn entity_defs(views: &[SqlFile]) -> Result<Vec<EntityDef>> {
         let types = event_types_named(&v.body);
         let reads =
             defs.iter().filter(|d| relations.contains(&d.name.to_ascii_lowercase())).map(|d| d.name.clone()).collect();
-        let digest = format!("{:016x}", fnv1a(v.body.as_bytes()));
+        let digest = format!("{:016x}", fnv1a(sql_digest_text(line, &v.body).as_bytes()));
         defs.push(EntityDef {
             reads,
             reads_events: relations.contains(EVENTS_TABLE),
@@ -240,6 +240,19 @@ fn calls_clock(statement: &DFStatement) -> bool {
 /// FNV-1a, 64 bits: a digest of a view's SQL that stays the same across builds and Rust versions.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What an entity view's digest is taken of: its `-- entity:` line and its
+/// SQL without comments, whitespace runs as one space. Editing a comment or
+/// re-indenting the SQL keeps the tables; any change to the code rebuilds them.
+fn sql_digest_text(entity_line: &str, sql: &str) -> String {
+    let code = code_of(sql);
+    let mut text = entity_line.split_whitespace().collect::<Vec<_>>().join(" ");
+    for word in code.split_whitespace() {
+        text.push(' ');
+        text.push_str(word);
+    }
+    text
 }
 
 /// `sql` without its `--` comments.
@@ -1145,6 +1158,27 @@ mod tests {
         core.body = core.body.replace(",pauses.order_id", "");
         let message = refusal(&views);
         assert!(message.contains("`orders_core`") && message.contains("`pauses.COLUMN`"), "{message}");
+    }
+
+    #[test]
+    fn a_comment_edit_keeps_the_digest_and_a_code_edit_changes_it() {
+        let digest = |body: &str| {
+            let sites = view("sites", "-- entity: key=site_id\nSELECT site_id FROM events");
+            let heads = view("heads", body);
+            entity_defs(&[sites, heads]).unwrap().pop().unwrap().digest
+        };
+        let base = digest("-- entity: key=order_id\n-- One row per order.\nSELECT order_id FROM events");
+        // Comments (above, at a line's end) and whitespace: the same tables.
+        let edited = digest(
+            "-- Orders, one row each (reworded).\n-- entity: key=order_id\nSELECT order_id   -- the key\n  FROM events",
+        );
+        assert_eq!(base, edited);
+        // The code, or the entity line: other tables.
+        assert_ne!(base, digest("-- entity: key=order_id\n-- One row per order.\nSELECT DISTINCT order_id FROM events"));
+        assert_ne!(
+            base,
+            digest("-- entity: key=order_id follows=sites.site_id\n-- One row per order.\nSELECT order_id FROM events")
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ WITH moves AS (
 ), covered AS (
     -- per invoice and date with money in: everything in up to that date
     SELECT d.invoice_id, d.on_date, sum(e.amount_cents) AS cum
-    FROM daily d JOIN daily e ON e.invoice_id = d.invoice_id AND e.on_date <= d.on_date
+    FROM daily d JOIN moves e ON e.invoice_id = d.invoice_id AND e.on_date <= d.on_date
     GROUP BY d.invoice_id, d.on_date
 ), settle AS (
     SELECT c.invoice_id, min(c.on_date) AS settled_on
@@ -38,7 +38,7 @@ WITH moves AS (
                AS completion_to_invoice_days,
            CAST(s.settled_on - i.issued_on AS BIGINT) AS invoice_to_payment_days
     FROM invoices i
-    LEFT JOIN orders o ON i.order_id = o.order_id
+    LEFT JOIN orders_core o ON i.order_id = o.order_id
     LEFT JOIN settle s ON i.invoice_id = s.invoice_id
 )
 SELECT {{dims}}

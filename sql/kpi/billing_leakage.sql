@@ -24,7 +24,7 @@ WITH invoiced AS (
            CAST(NULL AS DOUBLE) AS missing_quantity,
            CAST(coalesce(pl.list_value_cents, 0) AS DOUBLE) AS value_cents, o.work_minutes,
            o.resolution_stopped_at AS completed_at, o.region, o.customer_id, o.agent_id
-    FROM orders o LEFT JOIN invoiced i ON o.order_id = i.order_id
+    FROM orders_core o LEFT JOIN invoiced i ON o.order_id = i.order_id
     LEFT JOIN parts_list pl ON o.order_id = pl.order_id
     WHERE i.order_id IS NULL AND o.status IN ('completed', 'closed')
       AND (o.work_minutes > 0 OR o.parts_quantity > 0)
@@ -43,7 +43,7 @@ WITH invoiced AS (
            o.work_minutes, o.resolution_stopped_at AS completed_at, o.region, o.customer_id, o.agent_id
     FROM consumed c
     JOIN invoiced i ON c.order_id = i.order_id
-    JOIN orders o ON c.order_id = o.order_id
+    JOIN orders_core o ON c.order_id = o.order_id
     LEFT JOIN billed b ON c.order_id = b.order_id AND c.part_id = b.part_id
     WHERE c.quantity > coalesce(b.quantity, 0)
 )

@@ -18,7 +18,7 @@ SELECT {{dims}}
        count(*) FILTER (WHERE csat = 3) AS score_3,
        count(*) FILTER (WHERE csat = 4) AS score_4,
        count(*) FILTER (WHERE csat = 5) AS score_5
-FROM (SELECT *, closed_at AS period_at FROM orders WHERE closed_at IS NOT NULL) r
+FROM (SELECT *, closed_at AS period_at FROM orders_core WHERE closed_at IS NOT NULL) r
 WHERE period_at >= $from AND period_at < $to
   AND ($region IS NULL OR region = $region)
 {{group_by}}

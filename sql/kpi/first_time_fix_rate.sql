@@ -21,7 +21,7 @@
 --   repeat_types=corrective,preventive,installation gives the former numbers, also for as-of requests.
 --   Cancelled follow-ups count (the customer called again).
 WITH done AS (
-    SELECT * FROM orders
+    SELECT * FROM orders_core
     WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled' AND visit_count >= 1
       AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
       AND order_type = $order_type
@@ -29,7 +29,7 @@ WITH done AS (
 ), first_visit AS (
     SELECT order_id, outcome FROM visits WHERE visit_seq = 1
 ), repeat AS (
-    SELECT d.order_id FROM done d JOIN orders n
+    SELECT d.order_id FROM done d JOIN orders_core n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
      AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
     WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)

@@ -15,7 +15,7 @@ SELECT {{dims}}
        count(*) AS orders,
        count(*) FILTER (WHERE parts_quantity > 0) AS orders_with_parts,
        round(100.0 * count(*) FILTER (WHERE parts_quantity > 0) / nullif(count(*), 0), 2) AS attach_pct
-FROM (SELECT *, resolution_stopped_at AS period_at FROM orders
+FROM (SELECT *, resolution_stopped_at AS period_at FROM orders_core
       WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled') r
 WHERE period_at >= $from AND period_at < $to
   AND ($region IS NULL OR region = $region)

@@ -16,13 +16,13 @@
 --   first_time_fix_rate. Changed 2026-12: before, an order of any type counted;
 --   repeat_types=corrective,preventive,installation gives the former numbers.
 WITH done AS (
-    SELECT * FROM orders
+    SELECT * FROM orders_core
     WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled'
       AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
       AND ($region IS NULL OR region = $region)
 ), nxt AS (
     SELECT d.order_id, min(to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at)) AS gap_s
-    FROM done d JOIN orders n
+    FROM done d JOIN orders_core n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
     WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
     GROUP BY d.order_id

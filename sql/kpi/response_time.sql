@@ -24,7 +24,7 @@ FROM (
     SELECT *, first_arrival_at AS period_at,
            response_business_seconds / 60.0 AS business_min,
            (to_unixtime(first_arrival_at) - to_unixtime(opened_at)) / 60.0 AS wall_min
-    FROM orders
+    FROM orders_core
     WHERE first_arrival_at IS NOT NULL AND status <> 'cancelled'
 ) r
 WHERE period_at >= $from AND period_at < $to

@@ -19,7 +19,7 @@ SELECT {{dims}}
 FROM (
     SELECT o.*, p.paused_at AS period_at,
            to_unixtime(coalesce(p.resumed_at, fh_now())) - to_unixtime(p.paused_at) AS wait_s
-    FROM pauses p JOIN orders o ON p.order_id = o.order_id
+    FROM pauses p JOIN orders_core o ON p.order_id = o.order_id
     WHERE p.reason = 'waiting_for_parts'
 ) r
 WHERE period_at >= $from AND period_at < $to

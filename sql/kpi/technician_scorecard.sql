@@ -21,7 +21,7 @@
 WITH done AS (
     SELECT o.technician_id, count(*) AS completed,
            count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed') AS fixed_first_visit
-    FROM orders o LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
+    FROM orders_core o LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
     WHERE o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
     GROUP BY o.technician_id
 ), resp AS (
@@ -33,7 +33,7 @@ WITH done AS (
       AND coalesce(first_arrival_at, response_deadline) >= $from AND coalesce(first_arrival_at, response_deadline) < $to
     GROUP BY technician_id
 ), repeat AS (
-    SELECT d.order_id FROM orders d JOIN orders n
+    SELECT d.order_id FROM orders_core d JOIN orders_core n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
      AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
     WHERE d.order_type = 'corrective' AND d.resolution_stopped_at >= $from AND d.resolution_stopped_at < $to
@@ -43,7 +43,7 @@ WITH done AS (
     SELECT o.technician_id, count(*) AS ftf_orders,
            count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed'
                             AND r.order_id IS NULL) AS first_time_fixed
-    FROM orders o
+    FROM orders_core o
     LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
     LEFT JOIN repeat r ON o.order_id = r.order_id
     WHERE o.status <> 'cancelled' AND o.visit_count >= 1 AND o.order_type = 'corrective'
@@ -53,7 +53,7 @@ WITH done AS (
     SELECT technician_id, count(*) AS visits, sum(work_minutes) AS work_minutes FROM visits
     WHERE ended_at >= $from AND ended_at < $to GROUP BY technician_id
 ), sat AS (
-    SELECT technician_id, avg(csat) AS csat_mean FROM orders
+    SELECT technician_id, avg(csat) AS csat_mean FROM orders_core
     WHERE closed_at >= $from AND closed_at < $to GROUP BY technician_id
 )
 SELECT t.technician_id, t.name, t.agent_id, t.region,

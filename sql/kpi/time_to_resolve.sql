@@ -24,7 +24,7 @@ FROM (
     SELECT *, resolution_stopped_at AS period_at,
            resolution_net_seconds / 60.0 AS net_min,
            resolution_business_seconds / 60.0 AS business_min
-    FROM orders
+    FROM orders_core
     WHERE resolution_stopped_at IS NOT NULL AND status <> 'cancelled'
 ) r
 WHERE period_at >= $from AND period_at < $to

@@ -4,6 +4,9 @@
 -- times), one row per order. `orders` (13_orders.sql) adds the two states.
 -- This is what the lake's entity table `orders_core` holds (kept current at
 -- every commit); the states move with the clock and are computed at read time.
+-- KPIs that need no SLA state read `orders_core`, not `orders`: `orders` joins
+-- the calendar of every order whose clock runs (1.34 s -> 0.99 s for
+-- billing_leakage on the 13.5 M-event lake).
 --
 -- The rules (as in `orders`): one row per order with its lifecycle times, current
 -- priority and SLA targets (after priority changes), entitlement and
