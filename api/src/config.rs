@@ -6,6 +6,7 @@
 //! | key | environment | default | meaning |
 //! |---|---|---|---|
 //! | `addr` | `FIELDHOUSE_ADDR` | `127.0.0.1:8080` | where to listen |
+//! | `pg_addr` | `FIELDHOUSE_PG_ADDR` | unset (off) | where to listen for the PostgreSQL wire protocol (e.g. `127.0.0.1:5433`); see [`crate::pg`] |
 //! | `relay_latency_secs` | `FIELDHOUSE_RELAY_LATENCY` | 10 | seconds between outbox relay passes |
 //! | `report_tick_secs` | `FIELDHOUSE_REPORT_TICK` | 60 | seconds between report-scheduler passes |
 //! | `compact_interval_secs` | `FIELDHOUSE_COMPACT_INTERVAL` | 3600 | seconds between scheduled compactions of the lake tables (0: never) |
@@ -32,6 +33,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
+    /// The PostgreSQL wire protocol endpoint; `None`: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_addr: Option<SocketAddr>,
     pub relay_latency_secs: u64,
     pub report_tick_secs: u64,
     pub compact_interval_secs: u64,
@@ -52,6 +56,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            pg_addr: None,
             relay_latency_secs: 10,
             report_tick_secs: 60,
             compact_interval_secs: 3600,
@@ -88,6 +93,7 @@ pub enum ConfigError {
 /// `(environment variable, key)` pairs.
 pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_ADDR", "addr"),
+    ("FIELDHOUSE_PG_ADDR", "pg_addr"),
     ("FIELDHOUSE_RELAY_LATENCY", "relay_latency_secs"),
     ("FIELDHOUSE_REPORT_TICK", "report_tick_secs"),
     ("FIELDHOUSE_COMPACT_INTERVAL", "compact_interval_secs"),
@@ -125,7 +131,7 @@ impl ServeConfig {
         };
         for (name, key) in ENV {
             let Some(value) = env(name) else { continue };
-            let v = if *key == "addr" {
+            let v = if *key == "addr" || *key == "pg_addr" {
                 toml::Value::String(value.clone())
             } else {
                 toml::Value::Integer(

@@ -24,6 +24,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod ops_routes;
+pub mod pg;
 pub mod query_routes;
 pub mod routes;
 pub mod server;

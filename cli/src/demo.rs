@@ -49,6 +49,9 @@ pub(crate) struct DemoArgs {
     /// Where to serve.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: SocketAddr,
+    /// Where to serve the PostgreSQL wire protocol (psql, Grafana, Metabase).
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub(crate) pg_addr: SocketAddr,
 }
 
 /// The KPIs of the summary table, with the column that carries the headline number.
@@ -249,6 +252,12 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     );
     println!("      dashboard: http://{}/login (paste the token there)", args.addr);
     println!("      API:       curl -H 'Authorization: Bearer {}' http://{}/api/v1/kpis", token.secret, args.addr);
+    println!(
+        "      SQL:       psql \"host={} port={} user=fh password={}\" -c 'SELECT * FROM kpi.first_time_fix_rate'",
+        args.pg_addr.ip(),
+        args.pg_addr.port(),
+        token.secret
+    );
 
     if args.no_serve {
         step(5, "done (--no-serve)");
@@ -256,7 +265,7 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     step(5, &format!("serving on http://{} (Ctrl-C stops)", args.addr));
-    crate::serve::serve_blocking(data_dir, args.addr)
+    crate::serve::serve_blocking(data_dir, args.addr, Some(args.pg_addr))
 }
 
 fn prepare_dir(data_dir: &Path, force: bool) -> Result<()> {

@@ -31,6 +31,12 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (config `addr`, FIELDHOUSE_ADDR; default 127.0.0.1:8080).
     #[arg(long)]
     pub(crate) addr: Option<SocketAddr>,
+    /// Also listen for the PostgreSQL wire protocol here (config `pg_addr`,
+    /// FIELDHOUSE_PG_ADDR; default off), e.g. 127.0.0.1:5433. The password
+    /// is a Fieldhouse token: `psql "host=127.0.0.1 port=5433 user=fh
+    /// password=$TOKEN"`. Read-only, with the limits of /api/v1/sql; no TLS.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) pg_addr: Option<SocketAddr>,
     /// Seconds between outbox relay passes: how soon an operation is queryable in the lake.
     #[arg(long)]
     pub(crate) relay_latency: Option<u64>,
@@ -57,6 +63,9 @@ pub(crate) fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     if let Some(a) = args.addr {
         config.addr = a;
     }
+    if let Some(a) = args.pg_addr {
+        config.pg_addr = Some(a);
+    }
     if let Some(l) = args.relay_latency {
         config.relay_latency_secs = l;
     }
@@ -73,10 +82,12 @@ pub(crate) fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     serve_with(data_dir, config, !args.no_entities)
 }
 
-/// Serve with the data directory's settings on `addr` until Ctrl-C (used by the demo).
-pub(crate) fn serve_blocking(data_dir: &Path, addr: SocketAddr) -> Result<ExitCode> {
+/// Serve with the data directory's settings on `addr` (and the PostgreSQL
+/// protocol on `pg_addr`) until Ctrl-C (used by the demo).
+pub(crate) fn serve_blocking(data_dir: &Path, addr: SocketAddr, pg_addr: Option<SocketAddr>) -> Result<ExitCode> {
     let mut config = ServeConfig::load(data_dir, None, |k| std::env::var(k).ok())?;
     config.addr = addr;
+    config.pg_addr = pg_addr.or(config.pg_addr);
     serve_with(data_dir, config, true)
 }
 
@@ -106,6 +117,7 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
         let addr = config.addr;
+        let config_pg_addr = config.pg_addr;
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let latency = Duration::from_secs(config.relay_latency_secs);
         let report_tick = Duration::from_secs(config.report_tick_secs);
@@ -156,6 +168,11 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
             );
         });
         let entity_engine = state.engine.clone();
+        let pg_listener = match config_pg_addr {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("binding {a} (--pg-addr)"))?),
+            None => None,
+        };
+        let pg_state = state.clone();
         let public = Router::new().merge(fieldhouse_api::dashboard::router(dashboard_state));
         let app = fieldhouse_api::app_with(state, fieldhouse_ingest::http::router(ingest_state), public);
 
@@ -197,6 +214,19 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
             }
         };
 
+        let pg_task = match pg_listener {
+            Some(l) => {
+                println!(
+                    "PostgreSQL protocol on {} (password: a Fieldhouse token; psql \"host={} port={} user=fh password=TOKEN\")",
+                    l.local_addr()?,
+                    l.local_addr()?.ip(),
+                    l.local_addr()?.port()
+                );
+                let rx = stop_rx.clone();
+                Some(tokio::spawn(async move { fieldhouse_api::pg::serve(l, pg_state, stopped(rx)).await }))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
         println!(
             "Fieldhouse is serving on http://{}  (health: /healthz; API: /api/v1/openapi.json with a bearer token)",
@@ -216,6 +246,9 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
             let _ = t.await;
         }
         if let Some(t) = reports_task {
+            let _ = t.await;
+        }
+        if let Some(t) = pg_task {
             let _ = t.await;
         }
         Ok(ExitCode::SUCCESS)

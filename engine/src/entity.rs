@@ -1174,7 +1174,10 @@ mod tests {
         );
         assert_eq!(base, edited);
         // The code, or the entity line: other tables.
-        assert_ne!(base, digest("-- entity: key=order_id\n-- One row per order.\nSELECT DISTINCT order_id FROM events"));
+        assert_ne!(
+            base,
+            digest("-- entity: key=order_id\n-- One row per order.\nSELECT DISTINCT order_id FROM events")
+        );
         assert_ne!(
             base,
             digest("-- entity: key=order_id follows=sites.site_id\n-- One row per order.\nSELECT order_id FROM events")

@@ -36,6 +36,6 @@ pub use catalog::{Catalog, KpiDef, ParamDef, ParamType};
 pub use datafusion::execution::SendableRecordBatchStream;
 pub use entity::{EntityReport, MaintainOptions};
 pub use error::{Error, Result};
-pub use run::{KpiRequest, SqlLimits, collect, plan_kpi, run_kpi, run_sql};
+pub use run::{KpiRequest, SqlLimits, check_statement, collect, plan_kpi, run_kpi, run_plan, run_sql};
 pub use scope::{Caller, Role};
 pub use session::{AsOf, Engine, EngineConfig, SessionOptions, Source, default_memory_limit};

@@ -144,15 +144,42 @@ pub async fn run_sql(
     let planned = async {
         let ctx: SessionContext = engine.session(caller, session).await?;
         let df = ctx.sql_with_options(sql, read_only()).await.map_err(refusal)?;
-        // A plan's lines are not limited (and EXPLAIN ANALYZE must stay the plan's root).
-        let explain = matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
-        let df =
-            if explain { df } else { df.limit(0, Some(limits.max_rows)).map_err(Error::query("limiting rows"))? };
-        declare_view_needs(&df).map_err(Error::query("planning SQL"))?;
-        df.execute_stream().await.map_err(Error::query("running SQL"))
+        execute_limited(df, limits.max_rows).await
     };
     let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
     Ok(with_deadline(stream, deadline, timeout))
+}
+
+/// Run `plan`, planned in `ctx` (a session from [`Engine::session`]), under
+/// the rules of [`run_sql`]: read-only (no DDL, DML or statements), at most
+/// `limits.max_rows` rows, the time limit (`limits.timeout`, else
+/// `default_timeout`) over planning and the whole stream. For front ends that
+/// parse the SQL themselves (the PostgreSQL endpoint); the caller checks the
+/// statement first with [`check_statement`].
+pub async fn run_plan(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+    limits: SqlLimits,
+    default_timeout: Duration,
+) -> Result<SendableRecordBatchStream> {
+    read_only().verify_plan(&plan).map_err(refusal)?;
+    let timeout = limits.timeout.unwrap_or(default_timeout);
+    let deadline = Instant::now() + timeout;
+    let planned = async {
+        let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
+        execute_limited(df, limits.max_rows).await
+    };
+    let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
+    Ok(with_deadline(stream, deadline, timeout))
+}
+
+/// `df` cut to `max_rows` rows (a plan's lines are not cut, and EXPLAIN
+/// [ANALYZE] must stay the plan's root), its view needs declared, started.
+async fn execute_limited(df: DataFrame, max_rows: usize) -> Result<SendableRecordBatchStream> {
+    let explain = matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
+    let df = if explain { df } else { df.limit(0, Some(max_rows)).map_err(Error::query("limiting rows"))? };
+    declare_view_needs(&df).map_err(Error::query("planning SQL"))?;
+    df.execute_stream().await.map_err(Error::query("running SQL"))
 }
 
 /// Drain a stream into batches.
@@ -172,20 +199,29 @@ fn timeout_error(t: Duration) -> Error {
 /// of a query): the parser sees it before DataFusion does, so the refusal
 /// names the statement.
 fn check_single_query(sql: &str, allow_explain: bool) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::Statement;
     let statements = Parser::parse_sql(&GenericDialect {}, sql)
         .map_err(|e| Error::Refused { message: format!("cannot parse SQL: {e}") })?;
     match statements.as_slice() {
-        [Statement::Query(_)] => Ok(()),
-        [Statement::Explain { statement, .. }] if allow_explain && matches!(**statement, Statement::Query(_)) => Ok(()),
+        [one] => check_statement(one, allow_explain),
         [] => Err(Error::Refused { message: "no statement".into() }),
-        [one] => Err(Error::Refused {
+        _ => Err(Error::Refused { message: "one statement at a time".into() }),
+    }
+}
+
+/// A query (or, with `allow_explain`, `EXPLAIN [ANALYZE]` of a query), else
+/// the refusal naming the statement. What [`run_sql`] allows, for a
+/// statement parsed by another front end (see [`run_plan`]).
+pub fn check_statement(statement: &datafusion::sql::sqlparser::ast::Statement, allow_explain: bool) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::Statement;
+    match statement {
+        Statement::Query(_) => Ok(()),
+        Statement::Explain { statement, .. } if allow_explain && matches!(**statement, Statement::Query(_)) => Ok(()),
+        one => Err(Error::Refused {
             message: format!(
                 "only read-only queries (SELECT, WITH ... SELECT) are allowed, not `{}`",
                 one.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
             ),
         }),
-        _ => Err(Error::Refused { message: "one statement at a time".into() }),
     }
 }
 
