@@ -29,7 +29,6 @@
 //! read-only, 57014 time limit, 53200 memory limit, 42601/42000 bad SQL.
 //! TLS is not offered: bind to loopback, or put a TLS proxy in front.
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Instant;
@@ -38,6 +37,7 @@ use arrow_pg::datatypes::df::deserialize_parameters_with_server_types;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::TableProvider;
 use datafusion::catalog::{CatalogProviderList, MemorySchemaProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::TableType;
@@ -51,7 +51,7 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 use datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use fieldhouse_engine::{Caller, Engine, EngineConfig, SessionOptions, SqlLimits};
+use fieldhouse_engine::{Caller, Engine, EngineConfig, KpiRequest, SessionOptions, SqlLimits};
 use futures::{Sink, StreamExt, stream};
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler, finish_authentication};
 use pgwire::api::portal::{Format, Portal};
@@ -308,35 +308,41 @@ impl PgServer {
         let catalog = ctx.catalog("datafusion").ok_or_else(|| user_error("XX000", "no catalog".into()))?;
         catalog.register_schema("pg_catalog", conn.pg_catalog.clone()).map_err(|e| self.pg_error(&e))?;
         ctx.register_udf(version_udf());
-        self.register_kpis(&ctx, conn).await?;
+        self.register_kpis(&ctx, conn, &options).await?;
         let ctx = Arc::new(ctx);
         *slot = Some((version, Instant::now(), ctx.clone()));
         Ok(ctx)
     }
 
-    /// Every KPI the caller may read as the view `kpi.<name>`, at its default parameters.
-    async fn register_kpis(&self, ctx: &SessionContext, conn: &PgConn) -> PgWireResult<()> {
+    /// Every KPI the caller may read as the view `kpi.<name>`, at its default
+    /// parameters, answered from the server's KPI cache (the one the HTTP API
+    /// and the dashboard use): a KPI read again at the same lake version is
+    /// not computed again.
+    async fn register_kpis(&self, ctx: &SessionContext, conn: &PgConn, options: &SessionOptions) -> PgWireResult<()> {
         let catalog = ctx.catalog("datafusion").ok_or_else(|| user_error("XX000", "no catalog".into()))?;
         catalog.register_schema("kpi", Arc::new(MemorySchemaProvider::new())).map_err(|e| self.pg_error(&e))?;
         for def in conn.engine.catalog().list() {
             if !def.allows(conn.caller.role) {
                 continue;
             }
-            let view = async {
-                let sql = def.render(&[])?;
-                let params = def.bind(&BTreeMap::new())?;
-                let df = ctx
-                    .sql_with_options(&sql, fieldhouse_engine::run::read_only())
-                    .await
-                    .and_then(|df| df.with_param_values(params))
-                    .map_err(|source| fieldhouse_engine::Error::Query {
-                        context: format!("KPI `{}`", def.name),
-                        source,
-                    })?;
-                Ok::<_, fieldhouse_engine::Error>(df.into_view())
+            // The answer's columns, from the plan (nothing is computed here).
+            let request = KpiRequest { session: options.clone(), ..KpiRequest::new(&def.name) };
+            let df = fieldhouse_engine::plan_kpi(ctx, def, &request).await.map_err(|e| self.pg_error(&e))?;
+            let table = KpiTable {
+                state: self.state.clone(),
+                request,
+                caller: conn.caller.clone(),
+                // Every column nullable: the computed batches may say nullable where the plan does not.
+                schema: Arc::new(datafusion::arrow::datatypes::Schema::new(
+                    df.schema()
+                        .as_arrow()
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone().with_nullable(true))
+                        .collect::<Vec<_>>(),
+                )),
             };
-            let view = view.await.map_err(|e| self.pg_error(&e))?;
-            ctx.register_table(TableReference::partial("kpi", def.name.as_str()), view)
+            ctx.register_table(TableReference::partial("kpi", def.name.as_str()), Arc::new(table))
                 .map_err(|e| self.pg_error(&e))?;
         }
         Ok(())
@@ -500,6 +506,66 @@ impl PgServer {
                 self.run(&ctx, plan, format, options).await
             }
         }
+    }
+}
+
+/// A KPI as a table: its rows from the server's KPI cache (computed on a miss).
+struct KpiTable {
+    state: ApiState,
+    request: KpiRequest,
+    caller: Caller,
+    schema: SchemaRef,
+}
+
+impl Debug for KpiTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KpiTable").field("kpi", &self.request.name).finish()
+    }
+}
+
+#[async_trait]
+impl TableProvider for KpiTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::prelude::Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let answer = self
+            .state
+            .cache
+            .run(&self.state.engine, &self.request, &self.caller)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        // In the planned columns' types (the cache keeps what the computation gave).
+        let batches = answer
+            .batches
+            .iter()
+            .map(|b| {
+                let columns = b
+                    .columns()
+                    .iter()
+                    .zip(self.schema.fields())
+                    .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                datafusion::arrow::record_batch::RecordBatch::try_new(self.schema.clone(), columns)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let exec = datafusion::datasource::memory::MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema.clone(),
+            projection.cloned(),
+        )?;
+        Ok(exec)
     }
 }
 
