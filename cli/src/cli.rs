@@ -29,8 +29,20 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
 
+    /// Log lines as human-readable text (default) or as one JSON object per
+    /// line (for a log collector: timestamp, level, target, fields, spans).
+    #[arg(long, global = true, env = "FIELDHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub(crate) log_format: LogFormat,
+
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// How log lines are written (to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,7 +150,7 @@ pub(crate) enum SlaCommand {
     },
 }
 
-pub(crate) fn init_tracing(verbose: u8) {
+pub(crate) fn init_tracing(verbose: u8, format: LogFormat) {
     // Our crates at info (-v: debug), the libraries under them (DataFusion,
     // delta-rs, hyper) only when they warn (-v: info); -vv traces everything.
     const OURS: &[&str] = &[
@@ -165,7 +177,11 @@ pub(crate) fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => fmt.with_ansi(ansi).try_init(),
+        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).try_init(),
+    };
 }
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
