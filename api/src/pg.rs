@@ -89,7 +89,8 @@ pub async fn serve(
     params.server_version = SERVER_VERSION.into();
     params.is_superuser = false;
     params.default_transaction_read_only = true;
-    let server = Arc::new(PgServer {
+    let server = Arc::new_cyclic(|me| PgServer {
+        me: me.clone(),
         state,
         statics,
         parser: Arc::new(PostgresCompatibilityParser::new()),
@@ -120,6 +121,8 @@ pub async fn serve(
 
 /// What every connection shares.
 struct PgServer {
+    /// Itself (the extended protocol asks for its parser as an `Arc`).
+    me: Weak<PgServer>,
     state: ApiState,
     statics: Arc<PgCatalogStaticTables>,
     parser: Arc<PostgresCompatibilityParser>,
@@ -396,18 +399,18 @@ impl PgServer {
             .map_err(|e| self.pg_error(&fieldhouse_engine::Error::Query { context: "planning SQL".into(), source: e }))
     }
 
-    /// Run a plan under the SQL limits and encode its rows as `format` says.
+    /// Run a plan under the SQL limits and encode its rows as `format` says;
+    /// the rows hold `permit` (one of `sql_concurrency`) until sent.
     async fn run(
         &self,
         ctx: &SessionContext,
         plan: LogicalPlan,
         format: &Format,
         options: Arc<FormatOptions>,
+        permit: Permit,
     ) -> PgWireResult<Response> {
         let started = Instant::now();
         let metrics = self.state.metrics.clone();
-        let permit =
-            self.state.sql_slots.clone().acquire_owned().await.map_err(|e| user_error("XX000", e.to_string()))?;
         let limits =
             SqlLimits { max_rows: self.state.config.sql_max_rows, timeout: Some(self.state.config.sql_timeout()) };
         let stream = match fieldhouse_engine::run_plan(ctx, plan, limits, self.state.config.sql_timeout()).await {
@@ -450,13 +453,17 @@ impl PgServer {
         Ok(Response::Query(QueryResponse::new(fields, rows)))
     }
 
-    /// Answer one statement of either protocol.
+    /// Answer one statement of either protocol. `permit`: the query slot of
+    /// the statements of one message, taken at the first that runs: the rows
+    /// of a simple query's statements are sent only after all are answered,
+    /// so a slot each would wait forever for more than `sql_concurrency`.
     async fn answer<C: ClientInfo>(
         &self,
         client: &C,
         kind: Kind,
         params: Option<&Portal<PgStatement>>,
         format: &Format,
+        permit: &mut Option<Permit>,
     ) -> PgWireResult<Response> {
         match kind {
             Kind::Done(tag) => Ok(Response::Execution(tag)),
@@ -503,7 +510,16 @@ impl PgServer {
                     plan = plan.replace_params_with_values(&values).map_err(|e| self.pg_error(&e))?;
                 }
                 let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                self.run(&ctx, plan, format, options).await
+                let slot = match permit {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = self.state.sql_slots.clone().acquire_owned().await;
+                        let p = Arc::new(p.map_err(|e| user_error("XX000", e.to_string()))?);
+                        *permit = Some(p.clone());
+                        p
+                    }
+                };
+                self.run(&ctx, plan, format, options, slot).await
             }
         }
     }
@@ -568,6 +584,9 @@ impl TableProvider for KpiTable {
         Ok(exec)
     }
 }
+
+/// A query slot (of `sql_concurrency`), shared by the statements of one message.
+type Permit = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// A statement's kind once classified.
 #[derive(Debug, Clone)]
@@ -720,9 +739,10 @@ impl SimpleQueryHandler for PgServer {
         let conn = self.conn(client)?;
         let statements = self.parser.parse(query).map_err(|e| user_error("42601", e.to_string()))?;
         let mut out = Vec::with_capacity(statements.len());
+        let mut permit = None;
         for statement in statements {
             let kind = self.classify(&conn, statement)?;
-            out.push(self.answer(client, kind, None, &Format::UnifiedText).await?);
+            out.push(self.answer(client, kind, None, &Format::UnifiedText, &mut permit).await?);
         }
         Ok(out)
     }
@@ -776,12 +796,15 @@ impl ExtendedQueryHandler for PgServer {
     type QueryParser = PgServer;
 
     fn query_parser(&self) -> Arc<PgServer> {
-        // Only called through the handlers, which hold the server in an Arc.
-        Arc::new(PgServer {
-            state: self.state.clone(),
-            statics: self.statics.clone(),
-            parser: self.parser.clone(),
-            params: self.params.clone(),
+        // The handlers hold the server in an Arc while a connection runs.
+        self.me.upgrade().unwrap_or_else(|| {
+            Arc::new_cyclic(|me| PgServer {
+                me: me.clone(),
+                state: self.state.clone(),
+                statics: self.statics.clone(),
+                parser: self.parser.clone(),
+                params: self.params.clone(),
+            })
         })
     }
 
@@ -798,7 +821,7 @@ impl ExtendedQueryHandler for PgServer {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let kind = portal.statement.statement.kind.clone();
-        self.answer(client, kind, Some(portal), &portal.result_column_format).await
+        self.answer(client, kind, Some(portal), &portal.result_column_format, &mut None).await
     }
 }
 

@@ -197,6 +197,15 @@ async fn a_token_reads_the_lake_and_every_kpi_over_the_postgresql_protocol() {
     assert!(sent > 40, "{sent} client queries");
     assert!(failed.is_empty(), "{} of {sent} client queries failed:\n{}", failed.len(), failed.join("\n"));
 
+    // More statements in one message than queries may run at once: one slot for all of them.
+    let many = vec!["SELECT 1"; server.state.config.sql_concurrency + 2].join("; ");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(60), admin.simple_query(&many))
+        .await
+        .expect("statements of one message wait for each other's slots")
+        .unwrap();
+    let rows = answered.iter().filter(|m| matches!(m, SimpleQueryMessage::Row(_))).count();
+    assert_eq!(rows, server.state.config.sql_concurrency + 2);
+
     // Refusals, each with its SQLSTATE; the connection stays usable.
     for (sql, want) in [
         ("CREATE TABLE x (a INT)", SqlState::READ_ONLY_SQL_TRANSACTION),

@@ -2,9 +2,8 @@
 //! datafusion-postgres (https://github.com/datafusion-contrib/datafusion-postgres, tests/*.rs,
 //! version 0.19.0, Apache-2.0): Grafana's PostgreSQL data source, Metabase's sync, psql's
 //! backslash commands and DBeaver's navigator. `pgwire.rs` runs every one against the endpoint.
-#![allow(dead_code)]
 
-pub const GRAFANA: &[&str] = &[
+pub(crate) const GRAFANA: &[&str] = &[
     r#"SELECT
         CASE WHEN
               quote_ident(table_schema) IN (
@@ -61,7 +60,7 @@ pub const GRAFANA: &[&str] = &[
           END"#,
 ];
 
-pub const METABASE: &[&str] = &[
+pub(crate) const METABASE: &[&str] = &[
     "SET extra_float_digits = 2",
     "SET application_name = 'Metabase v0.55.1 [f8f63fdf-d8f8-4573-86ea-4fe4a9548041]'",
     "SHOW TRANSACTION ISOLATION LEVEL",
@@ -95,7 +94,7 @@ pub const METABASE: &[&str] = &[
     "show timezone",
 ];
 
-pub const PSQL: &[&str] = &[
+pub(crate) const PSQL: &[&str] = &[
     "SELECT c.oid,
           n.nspname,
           c.relname
@@ -303,7 +302,7 @@ pub const PSQL: &[&str] = &[
 
 ];
 
-pub const DBEAVER: &[&str] = &[
+pub(crate) const DBEAVER: &[&str] = &[
     "SET extra_float_digits = 3",
     "SET application_name = 'PostgreSQL JDBC Driver'",
     "SET application_name = 'DBeaver 25.1.5 - Main <postgres>'",
