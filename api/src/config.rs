@@ -21,7 +21,10 @@
 //! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |
 //! | `sql_memory_mib` | `FIELDHOUSE_SQL_MEMORY` | 512 | memory pool of one SQL query (sorts spill to disk beyond it) |
 //! | `sql_concurrency` | `FIELDHOUSE_SQL_CONCURRENCY` | 4 | SQL queries running at once (others wait) |
+//! | `lake` | `FIELDHOUSE_LAKE` | `<data-dir>/lake` | the lake: a directory or `s3://BUCKET/PREFIX` (every command reads it; `--lake` wins) |
+//! | `[s3]` | `AWS_*` | none | options of the S3 store, object_store's names (`endpoint`, `region`, `allow_http`, `access_key_id`, ...); the `AWS_*` variables win |
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -50,6 +53,12 @@ pub struct ServeConfig {
     pub sql_timeout_secs: u64,
     pub sql_memory_mib: usize,
     pub sql_concurrency: usize,
+    /// The lake location; `None`: `<data-dir>/lake`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lake: Option<String>,
+    /// Options of the S3 store (see [`crate::config`]'s table).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub s3: BTreeMap<String, String>,
 }
 
 impl Default for ServeConfig {
@@ -71,6 +80,8 @@ impl Default for ServeConfig {
             sql_timeout_secs: 30,
             sql_memory_mib: 512,
             sql_concurrency: 4,
+            lake: None,
+            s3: BTreeMap::new(),
         }
     }
 }
@@ -108,6 +119,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_SQL_TIMEOUT", "sql_timeout_secs"),
     ("FIELDHOUSE_SQL_MEMORY", "sql_memory_mib"),
     ("FIELDHOUSE_SQL_CONCURRENCY", "sql_concurrency"),
+    ("FIELDHOUSE_LAKE", "lake"),
 ];
 
 impl ServeConfig {
@@ -131,7 +143,7 @@ impl ServeConfig {
         };
         for (name, key) in ENV {
             let Some(value) = env(name) else { continue };
-            let v = if *key == "addr" || *key == "pg_addr" {
+            let v = if ["addr", "pg_addr", "lake"].contains(key) {
                 toml::Value::String(value.clone())
             } else {
                 toml::Value::Integer(
@@ -174,9 +186,15 @@ impl ServeConfig {
         Duration::from_secs(self.sql_timeout_secs)
     }
 
-    /// The configuration as TOML (nothing secret in it).
+    /// The configuration as TOML, secrets of the `[s3]` table hidden.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+        let mut shown = self.clone();
+        for (k, v) in &mut shown.s3 {
+            if k.contains("secret") || k.contains("token") {
+                *v = "<hidden>".into();
+            }
+        }
+        toml::to_string(&shown).unwrap_or_default()
     }
 }
 
@@ -197,6 +215,17 @@ mod tests {
         std::fs::write(dir.path().join("bad.toml"), "sql_max_rowz = 10\n").unwrap();
         let e = ServeConfig::load(dir.path(), Some(&dir.path().join("bad.toml")), none).unwrap_err().to_string();
         assert!(e.contains("sql_max_rowz"), "{e}");
+        let env = |k: &str| (k == "FIELDHOUSE_LAKE").then(|| "s3://bucket/prefix".to_string());
+        std::fs::write(
+            dir.path().join("s3.toml"),
+            "[s3]\nendpoint = \"http://127.0.0.1:9000\"\nsecret_access_key = \"shh\"\n",
+        )
+        .unwrap();
+        let c = ServeConfig::load(dir.path(), Some(&dir.path().join("s3.toml")), env).unwrap();
+        assert_eq!(c.lake.as_deref(), Some("s3://bucket/prefix"));
+        assert_eq!(c.s3.get("endpoint").map(String::as_str), Some("http://127.0.0.1:9000"));
+        let shown = c.to_toml();
+        assert!(shown.contains("<hidden>") && !shown.contains("shh"), "{shown}");
         let env = |k: &str| (k == "FIELDHOUSE_SQL_MEMORY").then(|| "lots".to_string());
         assert!(ServeConfig::load(dir.path(), None, env).unwrap_err().to_string().contains("FIELDHOUSE_SQL_MEMORY"));
     }

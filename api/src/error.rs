@@ -144,7 +144,7 @@ fn safe_message(text: &str, redact: &[&str]) -> String {
     for r in redact.iter().filter(|r| !r.is_empty()) {
         m = m.replace(r, "<data-dir>");
     }
-    if m.contains("file://") || m.contains("/lake/") {
+    if m.contains("file://") || m.contains("s3://") || m.contains("s3a://") || m.contains("/lake/") {
         return "the query could not be run".into();
     }
     if m.len() > 500 {

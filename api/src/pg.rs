@@ -51,7 +51,7 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 use datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use fieldhouse_engine::{Caller, Engine, EngineConfig, KpiRequest, SessionOptions, SqlLimits};
+use fieldhouse_engine::{Caller, Engine, KpiRequest, SessionOptions, SqlLimits};
 use futures::{Sink, StreamExt, stream};
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler, finish_authentication};
 use pgwire::api::portal::{Format, Portal};
@@ -270,10 +270,9 @@ impl PgServer {
         if !crate::routes::SQL.contains(&caller.role) {
             return Err(user_fatal("42501", &format!("role `{}` may not use SQL", caller.role)));
         }
-        let mut cfg = EngineConfig::new(&self.state.data_dir);
+        let mut cfg = self.state.engine.config().clone();
         cfg.memory_limit = self.state.config.sql_memory_mib << 20;
         cfg.query_timeout = self.state.config.sql_timeout();
-        cfg.sql_dir = self.state.engine.config().sql_dir.clone();
         let engine = Engine::new(cfg).map_err(|e| self.pg_error(&e))?.following(&self.state.engine);
         let catalogs = Catalogs::default();
         let pg_catalog = Arc::new(

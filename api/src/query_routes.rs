@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use fieldhouse_engine::{AsOf, Caller, Engine, EngineConfig, KpiRequest, Role, SessionOptions, SqlLimits};
+use fieldhouse_engine::{AsOf, Caller, Engine, KpiRequest, Role, SessionOptions, SqlLimits};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -273,10 +273,9 @@ async fn post_sql(
     let as_of = parse_as_of(req.as_of.as_deref())?;
     let permit = s.sql_slots.clone().acquire_owned().await.map_err(|e| ApiError::internal(&e))?;
     // A fresh engine per query: its memory pool bounds this query alone.
-    let mut cfg = EngineConfig::new(&s.data_dir);
+    let mut cfg = s.engine.config().clone();
     cfg.memory_limit = s.config.sql_memory_mib << 20;
     cfg.query_timeout = s.config.sql_timeout();
-    cfg.sql_dir = s.engine.config().sql_dir.clone();
     let engine = Engine::new(cfg).map_err(|e| ApiError::internal(&e))?.following(&s.engine);
     let limits = SqlLimits { max_rows, timeout: Some(s.config.sql_timeout()) };
     let session = SessionOptions { as_of, now: None, ..SessionOptions::default() };

@@ -57,11 +57,12 @@ impl std::fmt::Debug for ApiState {
 
 impl ApiState {
     /// Open the operational core (`ops.db`), the token store (`auth.db`) and
-    /// the engine over `<data_dir>/lake`.
-    pub fn open(data_dir: &Path, config: ServeConfig) -> Result<ApiState> {
+    /// the engine over the lake at `lake` (see [`EngineConfig::lake`]).
+    pub fn open(data_dir: &Path, config: ServeConfig, lake: url::Url) -> Result<ApiState> {
         let ops = Ops::open(&data_dir.join("ops.db"), OpsConfig::default())?;
         let tokens = TokenStore::open_in(data_dir).map_err(Error::Tokens)?;
         let mut ec = EngineConfig::new(data_dir);
+        ec.lake = lake;
         ec.memory_limit = config.memory_limit_mib << 20;
         ec.query_timeout = Duration::from_secs(config.kpi_timeout_secs);
         let engine = Engine::new(ec).map_err(|e| Error::Engine(Box::new(e)))?;
@@ -166,7 +167,7 @@ pub async fn serve(
 ) -> Result<()> {
     let addr = config.addr;
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let state = ApiState::open(data_dir, config)?;
+    let state = ApiState::open(data_dir, config, fieldhouse_engine::local_lake(data_dir))?;
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
     serve_on(listener, app(state), shutdown, grace).await
 }

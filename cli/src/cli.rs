@@ -25,6 +25,14 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "FIELDHOUSE_DATA_DIR", default_value = "./fieldhouse-data")]
     pub(crate) data_dir: PathBuf,
 
+    /// The lake: a directory or s3://BUCKET/PREFIX (default: <data-dir>/lake,
+    /// or `lake` in <data-dir>/fieldhouse.toml). For S3, credentials, region
+    /// and endpoint come from the AWS_* variables (AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)
+    /// or the config file's [s3] table.
+    #[arg(long, global = true, env = "FIELDHOUSE_LAKE", value_name = "LOCATION")]
+    pub(crate) lake: Option<String>,
+
     /// More log output (-v: debug for Fieldhouse, info for its libraries; -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -186,6 +194,7 @@ pub(crate) fn init_tracing(verbose: u8, format: LogFormat) {
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let data_dir = cli.data_dir.as_path();
+    crate::lake::set_flag(cli.lake.clone());
     match cli.command {
         Command::Demo(args) => crate::demo::run(data_dir, args),
         Command::Serve(args) => crate::serve::run(data_dir, args),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fieldhouse_engine::output::{Format, write_batches};
-use fieldhouse_engine::{AsOf, Caller, Engine, EngineConfig, KpiRequest, SessionOptions, Source, SqlLimits};
+use fieldhouse_engine::{AsOf, Caller, Engine, KpiRequest, SessionOptions, Source, SqlLimits};
 
 /// Compute a KPI of the catalog, or list the catalog (`--list`).
 #[derive(Debug, Args)]
@@ -84,7 +84,7 @@ pub(crate) struct QueryArgs {
 
 impl QueryArgs {
     fn engine(&self, data_dir: &Path) -> Result<Engine> {
-        let mut config = EngineConfig::new(data_dir);
+        let mut config = crate::lake::engine_config(data_dir)?;
         config.sql_dir = self.sql_dir.clone();
         if let Some(mb) = self.memory_mb {
             config.memory_limit = mb.saturating_mul(1 << 20);

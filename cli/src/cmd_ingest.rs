@@ -20,9 +20,6 @@ pub(crate) struct IngestArgs {
     /// The file's format when its extension does not say: ndjson, json or csv.
     #[arg(long)]
     pub(crate) format: Option<String>,
-    /// The lake: a directory or file:// URL. Default: <data-dir>/lake.
-    #[arg(long, env = "FIELDHOUSE_LAKE")]
-    pub(crate) lake: Option<String>,
     /// Records per commit.
     #[arg(long, default_value_t = 200_000)]
     pub(crate) flush_rows: usize,
@@ -47,19 +44,15 @@ pub(crate) struct IngestArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum LakeCommand {
     /// Open both tables; print version, files, rows, protocol and the outbox txn version.
-    Check(LakeArgs),
+    Check,
     /// Compact small files (bin-packing).
     Optimize {
-        #[command(flatten)]
-        lake: LakeArgs,
         /// Target file size in bytes (default: the table's, 100 MiB).
         #[arg(long)]
         target_size: Option<u64>,
     },
     /// Delete files no longer referenced by the table and older than the retention.
     Vacuum {
-        #[command(flatten)]
-        lake: LakeArgs,
         /// Retention in hours.
         #[arg(long, default_value_t = 168)]
         retention_hours: u64,
@@ -68,7 +61,7 @@ pub(crate) enum LakeCommand {
         dry_run: bool,
     },
     /// Write a checkpoint of both tables now (one is also written every 100 commits).
-    Checkpoint(LakeArgs),
+    Checkpoint,
     /// Recompute every entity table (lake/entities/<view>) from `events`.
     ///
     /// The entity tables are the views of sql/views kept as Delta tables;
@@ -80,15 +73,10 @@ pub(crate) enum LakeCommand {
     UpdateEntities,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct LakeArgs {
-    /// The lake: a directory or file:// URL. Default: <data-dir>/lake.
-    #[arg(long, env = "FIELDHOUSE_LAKE")]
-    pub(crate) lake: Option<String>,
-}
-
-fn lake_location(data_dir: &Path, lake: Option<&str>) -> String {
-    lake.map(str::to_string).unwrap_or_else(|| data_dir.join("lake").display().to_string())
+/// The lake of this command (see [`crate::lake`]), its tables created when missing.
+async fn open_lake(data_dir: &Path) -> Result<Lake> {
+    let location = crate::lake::resolve(data_dir)?;
+    Lake::open(location.url().as_str()).await.with_context(|| format!("opening the lake at {location}"))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -97,9 +85,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `fieldhouse ingest`.
 pub(crate) fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
-    let location = lake_location(data_dir, args.lake.as_deref());
     runtime()?.block_on(async move {
-        let lake = Lake::open(&location).await.with_context(|| format!("opening the lake at {location}"))?;
+        let lake = open_lake(data_dir).await?;
         let Some(file) = &args.file else {
             let ops_db = data_dir.join("ops.db");
             if !ops_db.exists() {
@@ -109,7 +96,7 @@ pub(crate) fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 .with_config(RelayConfig { chunk_rows: args.flush_rows, ..RelayConfig::default() });
             let stats = relay.run_once().await.context("relaying the outbox")?;
             println!("{}", serde_json::to_string_pretty(&stats)?);
-            if !args.no_entities && args.lake.is_none() {
+            if !args.no_entities {
                 update_entities(data_dir).await?;
             }
             return Ok(ExitCode::SUCCESS);
@@ -140,16 +127,16 @@ pub(crate) fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
             ingestor.ingest_reader(format, BufReader::with_capacity(1 << 20, f), &batch_id, "file").await?
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
-        if !args.no_entities && args.lake.is_none() {
+        if !args.no_entities {
             update_entities(data_dir).await?;
         }
         Ok(if report.rejected > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
     })
 }
 
-/// Bring the entity tables of `<data_dir>/lake` up to date; a one-line summary on stderr.
+/// Bring the entity tables of the lake up to date; a one-line summary on stderr.
 pub(crate) async fn update_entities(data_dir: &Path) -> Result<fieldhouse_engine::EntityReport> {
-    let engine = fieldhouse_engine::Engine::open(data_dir)?;
+    let engine = crate::lake::engine(data_dir)?;
     let report = engine
         .maintain_entities(fieldhouse_engine::MaintainOptions::default())
         .await
@@ -172,28 +159,26 @@ fn uuid_like() -> String {
 pub(crate) fn run_lake(data_dir: &Path, cmd: LakeCommand) -> Result<ExitCode> {
     runtime()?.block_on(async move {
         match cmd {
-            LakeCommand::Check(a) => {
-                let lake = Lake::open(&lake_location(data_dir, a.lake.as_deref())).await?;
+            LakeCommand::Check => {
+                let lake = open_lake(data_dir).await?;
                 let reports = lake.check().await?;
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             }
-            LakeCommand::Optimize { lake: args, target_size } => {
-                let lake = Lake::open(&lake_location(data_dir, args.lake.as_deref())).await?;
+            LakeCommand::Optimize { target_size } => {
+                let lake = open_lake(data_dir).await?;
                 for t in [EVENTS, REJECTED] {
                     println!("{}", serde_json::to_string(&lake.optimize(t, target_size).await?)?);
                 }
-                if args.lake.is_none() {
-                    let engine = fieldhouse_engine::Engine::open(data_dir)?;
-                    for (table, removed, added) in engine.compact_entities().await? {
-                        println!(
-                            "{}",
-                            serde_json::json!({"table": format!("entities/{table}"), "files_removed": removed, "files_added": added})
-                        );
-                    }
+                let engine = crate::lake::engine(data_dir)?;
+                for (table, removed, added) in engine.compact_entities().await? {
+                    println!(
+                        "{}",
+                        serde_json::json!({"table": format!("entities/{table}"), "files_removed": removed, "files_added": added})
+                    );
                 }
             }
             LakeCommand::RebuildEntities => {
-                let engine = fieldhouse_engine::Engine::open(data_dir)?;
+                let engine = crate::lake::engine(data_dir)?;
                 let options = fieldhouse_engine::MaintainOptions { rebuild: true, ..Default::default() };
                 let report = engine.maintain_entities(options).await.context("rebuilding the entity tables")?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -202,15 +187,15 @@ pub(crate) fn run_lake(data_dir: &Path, cmd: LakeCommand) -> Result<ExitCode> {
                 let report = update_entities(data_dir).await?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
-            LakeCommand::Vacuum { lake, retention_hours, dry_run } => {
-                let lake = Lake::open(&lake_location(data_dir, lake.lake.as_deref())).await?;
+            LakeCommand::Vacuum { retention_hours, dry_run } => {
+                let lake = open_lake(data_dir).await?;
                 for t in [EVENTS, REJECTED] {
                     let files = lake.vacuum(t, retention_hours, dry_run).await?;
                     println!("{}", serde_json::json!({"table": t, "dry_run": dry_run, "files": files}));
                 }
             }
-            LakeCommand::Checkpoint(a) => {
-                let lake = Lake::open(&lake_location(data_dir, a.lake.as_deref())).await?;
+            LakeCommand::Checkpoint => {
+                let lake = open_lake(data_dir).await?;
                 for t in [EVENTS, REJECTED] {
                     let v = lake.checkpoint(t).await?;
                     println!("{}", serde_json::json!({"table": t, "checkpoint_version": v}));

@@ -124,6 +124,11 @@ fn bar(len: u64) -> ProgressBar {
 }
 
 pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
+    if let Some(lake) = crate::lake::flag() {
+        anyhow::bail!(
+            "the demo builds a fresh lake in <data-dir>/lake; --lake / FIELDHOUSE_LAKE (`{lake}`) is for the other commands"
+        );
+    }
     prepare_dir(data_dir, args.force)?;
     let mut cfg = SimConfig::preset(args.size);
     if let Some(s) = args.seed {
@@ -216,8 +221,8 @@ pub(crate) fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let progress = bar(config.reports.len() as u64);
     let mut failed = Vec::new();
+    let source = EngineSource::new(Engine::open(data_dir)?);
     let written = rt.block_on(async {
-        let source = EngineSource::open(data_dir)?;
         let mut written = Vec::new();
         for def in &config.reports {
             progress.set_message(def.name.clone());

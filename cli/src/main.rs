@@ -11,6 +11,7 @@ mod cmd_report;
 mod cmd_sim;
 mod cmd_token;
 mod demo;
+mod lake;
 mod serve;
 
 /// mimalloc instead of glibc malloc: ingest and the KPI engine allocate from

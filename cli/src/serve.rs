@@ -122,15 +122,16 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
         let latency = Duration::from_secs(config.relay_latency_secs);
         let report_tick = Duration::from_secs(config.report_tick_secs);
         let compact_every = Duration::from_secs(config.compact_interval_secs);
-        let lake_dir = data_dir.join("lake");
-        let lake = Lake::open(&lake_dir.display().to_string()).await.context("opening the lake")?;
+        let location = crate::lake::from_config(data_dir, &config)?;
+        let lake =
+            Lake::open(location.url().as_str()).await.with_context(|| format!("opening the lake at {location}"))?;
         // The engine reads `lake/events`: make sure it exists before the first request.
         lake.ensure_tables().await.context("creating the lake tables")?;
         let metrics = Arc::new(Metrics::default());
         let ingest_state =
             HttpState::new(lake.clone(), &data_dir.join("ingest.db"), IngestOptions::default(), metrics.clone())?;
         let ingest_metrics = metrics.clone();
-        let state = ApiState::open(data_dir, config)
+        let state = ApiState::open(data_dir, config, location.url().clone())
             .context("opening the data directory")?
             .with_metrics_text(Arc::new(move || ingest_metrics.render_prometheus()));
 
@@ -200,7 +201,11 @@ fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> 
             let rx = stop_rx.clone();
             async move { relay.run_forever(stopped(rx)).await }
         });
-        let reports_task = match fieldhouse_reports::EngineSource::open(data_dir) {
+        // The report scheduler's own engine (default settings) over the same lake.
+        let mut reports_config = fieldhouse_engine::EngineConfig::new(data_dir);
+        reports_config.lake = location.url().clone();
+        let reports_engine = fieldhouse_engine::Engine::new(reports_config);
+        let reports_task = match reports_engine.map(fieldhouse_reports::EngineSource::new) {
             Ok(source) => {
                 let rx = stop_rx.clone();
                 let dir = data_dir.to_path_buf();

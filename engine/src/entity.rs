@@ -28,27 +28,28 @@
 //! fieldhouse-entities, version = events version)`. A table the manifest does
 //! not know, or a gap too large to be worth it, is rebuilt whole.
 //!
-//! **The manifest** (`<lake>/entities/_versions.jsonl`): after all tables are
-//! written, one line `{"events_version": E, "tables": {name: version}}` (the
-//! tables written in the pass; the others keep the version of the line before;
-//! a line with `"full": true` lists all). A reader takes the tables at the
-//! versions of the line for the events version it reads, so the entity tables
-//! it sees are consistent with each other and with `events` at that version.
-//! A crash between table commits leaves the manifest at the old line: readers
+//! **The manifest** (`<lake>/entities/_manifest/`, see [`Manifest`]): after
+//! all tables are written, one object `{"events_version": E, "tables": {name:
+//! version}, "sql": {name: digest}}` listing every table. A reader takes the
+//! tables at the versions of the state for the events version it reads, so the
+//! entity tables it sees are consistent with each other and with `events` at
+//! that version. It is made of whole objects, never appended to, so it works
+//! the same on a local disk and on S3. (Lakes written before it kept a
+//! `_versions.jsonl` file: their entity tables are rebuilt once.)
+//! A crash between table commits leaves the manifest at the old state: readers
 //! keep reading the old versions, and the next pass recomputes the touched
 //! keys of the whole gap again (recomputing a key from the events is
 //! idempotent: rows are replaced, never added twice).
 //!
-//! **As-of.** An events version with a manifest line is read from the entity
-//! tables at the versions that line gives; any other version (before the
+//! **As-of.** An events version with a manifest state is read from the entity
+//! tables at the versions that state gives; any other version (before the
 //! tables existed, between two passes that covered several commits) is
 //! computed from the raw events as before: same answers, the old speed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::IntoFuture;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,10 +62,12 @@ use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, visit_expressions};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::logstore::object_store::{self, ObjectStore, ObjectStoreExt, path::Path as StorePath};
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use fieldhouse_domain::event::EVENT_TYPES;
+use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
@@ -76,8 +79,6 @@ use crate::{Error, Result};
 pub const ENTITIES_DIR: &str = "entities";
 /// The Delta `txn` application id of entity maintenance (version = the events version reflected).
 pub const ENTITY_APP_ID: &str = "fieldhouse-entities";
-/// The manifest file under [`ENTITIES_DIR`].
-pub const MANIFEST_FILE: &str = "_versions.jsonl";
 /// A pass over more new events than this rebuilds every table instead of
 /// recomputing keys (a bulk load touches most keys anyway).
 pub const REBUILD_ABOVE_EVENTS: usize = 250_000;
@@ -274,17 +275,15 @@ fn event_types_named(sql: &str) -> BTreeSet<String> {
 /// Every entity table's state at one events version.
 pub(crate) type TableVersions = Arc<TableState>;
 
-/// One manifest line.
+/// One manifest object: every entity table's state at one events version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ManifestLine {
+struct ManifestEntry {
     events_version: u64,
-    /// Tables written by the pass (all tables when `full`).
+    /// Each table's Delta version.
     tables: BTreeMap<String, u64>,
-    /// The digest of the SQL each written table was computed with.
+    /// The digest of the SQL each table was computed with.
     #[serde(default)]
     sql: BTreeMap<String, String>,
-    #[serde(default)]
-    full: bool,
 }
 
 /// What the entity tables are at one events version: each table's Delta
@@ -302,86 +301,86 @@ impl TableState {
     }
 }
 
-/// The manifest as read so far: for each line, the events version and every table's version.
+/// The manifest: one object per state, `<lake>/entities/_manifest/<events
+/// version, 20 digits>-<written at, ns>.json`, put whole (a local rename or
+/// one S3 PUT: a reader never sees half of one). Keys sort by events version
+/// then time: the newest object of a version is its state, the last key
+/// the latest state. Listing starts after the last key seen (S3
+/// `start-after`), and objects are read when a state is asked for.
 #[derive(Debug, Default)]
 pub(crate) struct Manifest {
-    offset: u64,
-    entries: Vec<(u64, TableVersions)>,
+    /// The last key listed.
+    listed: Option<StorePath>,
+    /// The newest key of each events version.
+    keys: BTreeMap<u64, StorePath>,
+    /// States read so far, by key.
+    read: HashMap<StorePath, TableVersions>,
+}
+
+/// The folder of the manifest objects under [`ENTITIES_DIR`].
+pub const MANIFEST_DIR: &str = "_manifest";
+
+/// The events version of manifest key `path` (`None`: not a manifest object).
+fn manifest_version(path: &StorePath) -> Option<u64> {
+    let name = path.filename()?.strip_suffix(".json")?;
+    let (version, at) = name.split_once('-')?;
+    at.parse::<u128>().ok()?;
+    version.parse().ok()
 }
 
 impl Manifest {
-    /// Read the lines appended since the last call.
-    fn refresh(&mut self, path: &Path) -> std::io::Result<()> {
-        let mut file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                *self = Manifest::default();
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+    /// List the objects written since the last call.
+    async fn refresh(&mut self, store: &dyn ObjectStore) -> object_store::Result<()> {
+        let prefix = StorePath::from(MANIFEST_DIR);
+        let listing = match &self.listed {
+            Some(after) => store.list_with_offset(Some(&prefix), after),
+            None => store.list(Some(&prefix)),
         };
-        let len = file.metadata()?.len();
-        if len < self.offset {
-            // Rewritten (pruned): read it anew.
-            *self = Manifest::default();
-        }
-        if len == self.offset {
-            return Ok(());
-        }
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        // Only whole lines: a torn last line (a crash while appending) is not a line yet.
-        let Some(end) = text.rfind('\n') else { return Ok(()) };
-        for line in text[..end].lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str::<ManifestLine>(line) {
-                Ok(m) => {
-                    let mut state = match (m.full, self.entries.last()) {
-                        (false, Some((_, before))) => before.as_ref().clone(),
-                        _ => TableState::default(),
-                    };
-                    state.tables.extend(m.tables);
-                    state.sql.extend(m.sql);
-                    self.entries.push((m.events_version, Arc::new(state)));
-                }
-                Err(e) => warn!(error = %e, path = %path.display(), "skipping a bad line of the entity manifest"),
+        let mut found: Vec<StorePath> = listing.map_ok(|m| m.location).try_collect().await?;
+        found.sort();
+        for key in found {
+            if self.listed.as_ref().is_some_and(|l| &key <= l) {
+                continue;
             }
+            // Other files (none are written there) neither count nor move the listing on.
+            let Some(v) = manifest_version(&key) else { continue };
+            if self.keys.get(&v).is_none_or(|k| k < &key) {
+                self.keys.insert(v, key.clone());
+            }
+            self.listed = Some(key);
         }
-        self.offset += end as u64 + 1;
         Ok(())
     }
 
-    fn latest(&self) -> Option<(u64, TableVersions)> {
-        self.entries.last().cloned()
+    /// The state of events version `v` (read once, then kept).
+    async fn state(&mut self, store: &dyn ObjectStore, v: u64) -> object_store::Result<Option<TableVersions>> {
+        let Some(key) = self.keys.get(&v).cloned() else { return Ok(None) };
+        if let Some(t) = self.read.get(&key) {
+            return Ok(Some(t.clone()));
+        }
+        let bytes = store.get(&key).await?.bytes().await?;
+        let entry: ManifestEntry = serde_json::from_slice(&bytes)
+            .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
+        let state = Arc::new(TableState { tables: entry.tables, sql: entry.sql });
+        self.read.insert(key, state.clone());
+        Ok(Some(state))
     }
 
-    fn at(&self, events_version: u64) -> Option<TableVersions> {
-        self.entries.iter().rev().find(|(v, _)| *v == events_version).map(|(_, t)| t.clone())
+    async fn latest(&mut self, store: &dyn ObjectStore) -> object_store::Result<Option<(u64, TableVersions)>> {
+        let Some(v) = self.keys.keys().next_back().copied() else { return Ok(None) };
+        Ok(self.state(store, v).await?.map(|t| (v, t)))
     }
 }
 
-/// Append `line` to the manifest durably (a torn last line left by a crash is cut off first).
-fn append_manifest(path: &Path, line: &ManifestLine) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
-    let len = file.metadata()?.len();
-    if len > 0 {
-        let mut text = String::new();
-        file.seek(SeekFrom::Start(0))?;
-        file.read_to_string(&mut text)?;
-        if !text.ends_with('\n') {
-            let keep = text.rfind('\n').map_or(0, |i| i + 1);
-            file.set_len(keep as u64)?;
-        }
-    }
-    let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-    text.push('\n');
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    if len == 0
-        && let Some(dir) = path.parent()
-    {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+/// Write the state of `events_version` as a new manifest object.
+async fn put_manifest(store: &dyn ObjectStore, events_version: u64, state: &TableState) -> object_store::Result<()> {
+    let entry = ManifestEntry { events_version, tables: state.tables.clone(), sql: state.sql.clone() };
+    let text = serde_json::to_vec(&entry)
+        .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let key = StorePath::from(format!("{MANIFEST_DIR}/{events_version:020}-{at:020}.json"));
+    let opts = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+    store.put_opts(&key, text.into(), opts).await?;
     Ok(())
 }
 
@@ -552,6 +551,20 @@ fn url_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok().filter(|u| u.scheme() == "file").and_then(|u| u.to_file_path().ok())
 }
 
+/// Whether every file of `uris` (files of `table`'s store) is still there.
+async fn all_exist(table: &DeltaTable, uris: &[String]) -> bool {
+    let store = table.log_store().root_object_store(None);
+    for uri in uris {
+        let Some(path) = url::Url::parse(uri).ok().and_then(|u| StorePath::from_url_path(u.path()).ok()) else {
+            return false;
+        };
+        if store.head(&path).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Arrow types a Delta table of protocol (1, 2) holds: plain strings, signed
 /// integers, microsecond UTC timestamps.
 fn delta_type(t: &DataType) -> DataType {
@@ -610,13 +623,9 @@ fn conform(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBa
 }
 
 impl Engine {
-    /// The directory of entity table `name`.
-    pub fn entity_path(&self, name: &str) -> PathBuf {
-        self.table_path(ENTITIES_DIR).join(name)
-    }
-
-    fn manifest_path(&self) -> PathBuf {
-        self.table_path(ENTITIES_DIR).join(MANIFEST_FILE)
+    /// The location of entity table `name`.
+    pub fn entity_url(&self, name: &str) -> url::Url {
+        self.table_url(&format!("{ENTITIES_DIR}/{name}"))
     }
 
     /// The names of the entity tables, in maintenance order.
@@ -624,28 +633,48 @@ impl Engine {
         self.entities.iter().map(|d| d.name.as_str())
     }
 
-    fn manifest_io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
-        |source| Error::Io { path: self.manifest_path().display().to_string(), source }
+    /// The store under `<lake>/entities/` that holds the manifest (made once per engine).
+    fn manifest_store(&self) -> Result<Arc<dyn ObjectStore>> {
+        if let Some(s) = self.manifest_store.get() {
+            return Ok(s.clone());
+        }
+        let url = self.table_url(ENTITIES_DIR);
+        let store: Arc<dyn ObjectStore> = deltalake::logstore::store_for(&url, std::iter::empty::<(String, String)>())
+            .map_err(|source| Error::Lake { table: ENTITIES_DIR.into(), source })?;
+        Ok(self.manifest_store.get_or_init(|| store).clone())
     }
 
-    /// The latest manifest line: the events version the entity tables reflect, and their versions.
-    pub(crate) fn entities_latest(&self) -> Result<Option<(u64, TableVersions)>> {
-        let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
-        Ok(m.latest())
+    fn manifest_error(e: object_store::Error) -> Error {
+        Error::Lake { table: format!("{ENTITIES_DIR}/{MANIFEST_DIR}"), source: e.into() }
+    }
+
+    /// The latest manifest state: the events version the entity tables reflect, and their versions.
+    pub(crate) async fn entities_latest(&self) -> Result<Option<(u64, TableVersions)>> {
+        let store = self.manifest_store()?;
+        let mut m = self.manifest.lock().await;
+        m.refresh(store.as_ref()).await.map_err(Engine::manifest_error)?;
+        m.latest(store.as_ref()).await.map_err(Engine::manifest_error)
     }
 
     /// The entity tables' versions for events version `v`, when a pass
     /// brought them exactly there and every entity of this engine is listed.
-    pub(crate) fn entities_at(&self, v: u64) -> Result<Option<TableVersions>> {
-        let mut m = self.manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.refresh(&self.manifest_path()).map_err(self.manifest_io())?;
-        Ok(m.at(v).filter(|t| self.entities.iter().all(|d| t.current(d))))
+    pub(crate) async fn entities_at(&self, v: u64) -> Result<Option<TableVersions>> {
+        let store = self.manifest_store()?;
+        let mut m = self.manifest.lock().await;
+        m.refresh(store.as_ref()).await.map_err(Engine::manifest_error)?;
+        let state = m.state(store.as_ref(), v).await.map_err(Engine::manifest_error)?;
+        Ok(state.filter(|t| self.entities.iter().all(|d| t.current(d))))
+    }
+
+    /// Record `state` as the entity tables at `events_version`.
+    async fn record_entities(&self, events_version: u64, state: &TableState) -> Result<()> {
+        let store = self.manifest_store()?;
+        put_manifest(store.as_ref(), events_version, state).await.map_err(Engine::manifest_error)
     }
 
     /// The events version the entity tables reflect (`None`: never built).
-    pub fn entities_version(&self) -> Result<Option<u64>> {
-        Ok(self.entities_latest()?.map(|(v, _)| v))
+    pub async fn entities_version(&self) -> Result<Option<u64>> {
+        Ok(self.entities_latest().await?.map(|(v, _)| v))
     }
 
     /// Entity table `name`, at `version` or its latest.
@@ -653,11 +682,12 @@ impl Engine {
         if let Some(v) = version {
             return self.load_table(&format!("{ENTITIES_DIR}/{name}"), AsOf::Version(v)).await;
         }
-        // The latest version is what a pass writes on: the directory is made when missing.
+        // The latest version is what a pass writes on: a local directory is made when missing.
         let lake = |source| Error::Lake { table: format!("{ENTITIES_DIR}/{name}"), source };
-        let path = self.entity_path(name);
-        std::fs::create_dir_all(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-        let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
+        let url = self.entity_url(name);
+        if let Some(path) = url_path(url.as_str()) {
+            std::fs::create_dir_all(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        }
         let builder = DeltaTableBuilder::from_url(url).map_err(lake)?;
         let mut table = builder.build().map_err(lake)?;
         // Probe first: loading a table that is not there makes the Delta kernel log an error.
@@ -700,7 +730,7 @@ impl Engine {
         let started = Instant::now();
         let events = self.latest_events().await?;
         let target = events.version().unwrap_or(0);
-        let latest = if options.rebuild { None } else { self.entities_latest()? };
+        let latest = if options.rebuild { None } else { self.entities_latest().await? };
         let from = latest.as_ref().map(|(v, _)| *v).filter(|v| *v <= target);
         let known = latest.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
         let complete = self.entities.iter().all(|d| known.current(d));
@@ -834,17 +864,18 @@ impl Engine {
         }
         // Tables without a write keep their version; a pass that rebuilt anything lists all.
         let full = from.is_none() || !complete;
-        let mut listed = if full { BTreeMap::new() } else { written.clone() };
+        let mut state = if full { TableState::default() } else { known.as_ref().clone() };
+        state.tables.extend(written.clone());
+        state.sql.extend(digests);
         if full {
             for (name, t) in &tables {
-                listed.insert(name.clone(), t.version().unwrap_or(0));
+                state.tables.insert(name.clone(), t.version().unwrap_or(0));
             }
             for d in self.entities.iter() {
-                digests.insert(d.name.clone(), d.digest.clone());
+                state.sql.insert(d.name.clone(), d.digest.clone());
             }
         }
-        let line = ManifestLine { events_version: target, tables: listed, sql: digests, full };
-        append_manifest(&self.manifest_path(), &line).map_err(self.manifest_io())?;
+        self.record_entities(target, &state).await?;
         let report = EntityReport {
             events_version: target,
             from_version: from,
@@ -917,11 +948,13 @@ impl Engine {
             return Ok(Some(out));
         }
         let ctx = self.maintenance_context();
+        // The lake's object store, for the file URLs read below.
+        events.update_datafusion_session(&ctx.state()).map_err(lake)?;
         let names: Vec<&str> = columns.iter().map(String::as_str).collect();
         let query = Error::query("reading the new events");
         let mut df = ctx.read_parquet(added, ParquetReadOptions::default()).await.map_err(query)?;
         if !removed.is_empty() {
-            if removed.iter().any(|u| url_path(u).is_some_and(|p| !p.exists())) {
+            if !all_exist(events, &removed).await {
                 warn!("files compacted away since events version {from} are gone; rebuilding the entity tables");
                 return Ok(None);
             }
@@ -982,7 +1015,7 @@ impl Engine {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tick.tick() => {
-                    let behind = match (self.events_version().await, self.entities_version()) {
+                    let behind = match (self.events_version().await, self.entities_version().await) {
                         (Ok(newest), Ok(done)) => done != Some(newest),
                         (Err(e), _) | (_, Err(e)) => {
                             debug!(error = %e.chain(), "entity maintenance: lake not readable yet");
@@ -1019,9 +1052,10 @@ impl Engine {
     /// record the compacted versions in the manifest for the same events version.
     pub async fn compact_entities(&self) -> Result<Vec<(String, u64, u64)>> {
         let _pass = self.maintain_lock.lock().await;
-        let Some((events_version, state)) = self.entities_latest()? else { return Ok(Vec::new()) };
+        let Some((events_version, state)) = self.entities_latest().await? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        let mut listed = BTreeMap::new();
+        let mut compacted = state.as_ref().clone();
+        let mut changed = false;
         for d in self.entities.iter() {
             let table = self.load_entity(&d.name, None).await?;
             // Only a table as the manifest has it: one ahead holds part of an unfinished pass,
@@ -1035,12 +1069,12 @@ impl Engine {
             out.push((d.name.clone(), metrics.num_files_removed, metrics.num_files_added));
             // Recorded only when the compaction is the one commit after the manifest's version.
             if metrics.num_files_added > 0 && table.version() == before.map(|v| v + 1) {
-                listed.insert(d.name.clone(), table.version().unwrap_or(0));
+                compacted.tables.insert(d.name.clone(), table.version().unwrap_or(0));
+                changed = true;
             }
         }
-        if !listed.is_empty() && self.entities_latest()?.map(|(v, _)| v) == Some(events_version) {
-            let line = ManifestLine { events_version, tables: listed, sql: BTreeMap::new(), full: false };
-            append_manifest(&self.manifest_path(), &line).map_err(self.manifest_io())?;
+        if changed && self.entities_latest().await?.map(|(v, _)| v) == Some(events_version) {
+            self.record_entities(events_version, &compacted).await?;
         }
         Ok(out)
     }
@@ -1144,7 +1178,8 @@ mod tests {
 
     #[test]
     fn the_built_in_entity_views_keep_the_rules() {
-        let on_disk = crate::sqlfiles::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/views")).unwrap();
+        let on_disk =
+            crate::sqlfiles::read_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/views")).unwrap();
         for views in [crate::sqlfiles::embedded_views(), on_disk] {
             let defs = entity_defs(&views).unwrap();
             // orders_core names fh_now() in its comments only; orders calls it, and is no entity view.
@@ -1184,26 +1219,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_manifest_replays_partial_lines_and_skips_a_torn_one() {
+    #[tokio::test]
+    async fn the_manifest_gives_the_newest_state_of_each_version_and_reads_only_new_keys() {
+        use object_store::local::LocalFileSystem;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(MANIFEST_FILE);
-        let t =
-            |v: &[(&str, u64)]| -> BTreeMap<String, u64> { v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect() };
-        let line = |v, tables, full| ManifestLine { events_version: v, tables, sql: BTreeMap::new(), full };
-        append_manifest(&path, &line(3, t(&[("a", 1), ("b", 1)]), true)).unwrap();
-        append_manifest(&path, &line(5, t(&[("b", 2)]), false)).unwrap();
-        // A crash in the middle of an append.
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"events_ver").unwrap();
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let t = |v: &[(&str, u64)]| TableState {
+            tables: v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect(),
+            sql: BTreeMap::new(),
+        };
         let mut m = Manifest::default();
-        m.refresh(&path).unwrap();
-        assert_eq!(m.latest().unwrap().0, 5);
-        assert_eq!(m.at(5).unwrap().tables, t(&[("a", 1), ("b", 2)]));
-        assert_eq!(m.at(3).unwrap().tables, t(&[("a", 1), ("b", 1)]));
-        assert!(m.at(4).is_none());
-        // The next append cuts the torn line off.
-        append_manifest(&path, &line(6, t(&[("a", 2)]), false)).unwrap();
-        m.refresh(&path).unwrap();
-        assert_eq!(m.at(6).unwrap().tables, t(&[("a", 2), ("b", 2)]));
+        m.refresh(&store).await.unwrap();
+        assert!(m.latest(&store).await.unwrap().is_none(), "no manifest yet");
+        put_manifest(&store, 3, &t(&[("a", 1), ("b", 1)])).await.unwrap();
+        put_manifest(&store, 5, &t(&[("a", 1), ("b", 2)])).await.unwrap();
+        // Not a manifest object (a stray file): skipped.
+        std::fs::write(dir.path().join(MANIFEST_DIR).join("notes.txt"), "x").unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().0, 5);
+        assert_eq!(m.state(&store, 3).await.unwrap().unwrap().tables, t(&[("a", 1), ("b", 1)]).tables);
+        assert!(m.state(&store, 4).await.unwrap().is_none());
+        // A compaction records new table versions for the same events version: the newer object wins.
+        put_manifest(&store, 5, &t(&[("a", 2), ("b", 2)])).await.unwrap();
+        put_manifest(&store, 6, &t(&[("a", 3), ("b", 2)])).await.unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.state(&store, 5).await.unwrap().unwrap().tables, t(&[("a", 2), ("b", 2)]).tables);
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().1.tables, t(&[("a", 3), ("b", 2)]).tables);
+        // A fresh reader sees the same.
+        let mut fresh = Manifest::default();
+        fresh.refresh(&store).await.unwrap();
+        assert_eq!(fresh.keys, m.keys);
     }
 }

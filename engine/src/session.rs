@@ -33,8 +33,12 @@ pub const REJECTED_TABLE: &str = "rejected_events";
 /// How the engine runs. [`EngineConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The data directory; the lake is `<data_dir>/lake/<table>`.
+    /// The data directory.
     pub data_dir: PathBuf,
+    /// The lake (default `<data_dir>/lake/`): a `file://` or `s3://` URL
+    /// ending with `/`; table `name` is `<lake>/<name>/`. For `s3://`, the
+    /// process registers the S3 store first (`fieldhouse_ingest::storage`).
+    pub lake: url::Url,
     /// Read `views/` and `kpi/` from this directory instead of the copies
     /// built into the binary.
     pub sql_dir: Option<PathBuf>,
@@ -72,8 +76,10 @@ pub fn default_memory_limit() -> usize {
 impl EngineConfig {
     /// Defaults: embedded SQL, [`default_memory_limit`], 5 min per query.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        let data_dir: PathBuf = data_dir.into();
         EngineConfig {
-            data_dir: data_dir.into(),
+            lake: local_lake(&data_dir),
+            data_dir,
             sql_dir: None,
             memory_limit: default_memory_limit(),
             spill_dir: None,
@@ -82,6 +88,15 @@ impl EngineConfig {
             view_sets: 2,
         }
     }
+}
+
+/// The `file://` URL of `<data_dir>/lake/` (made absolute against the
+/// current directory; the directory need not exist).
+pub fn local_lake(data_dir: &Path) -> url::Url {
+    let dir = std::path::absolute(data_dir.join("lake")).unwrap_or_else(|_| data_dir.join("lake"));
+    url::Url::from_directory_path(&dir).unwrap_or_else(|()| {
+        url::Url::parse(&format!("file://{}/", dir.display())).expect("a file URL of an absolute path")
+    })
 }
 
 /// Which state of the lake to read.
@@ -173,7 +188,9 @@ pub struct Engine {
     /// The entity views (see [`crate::entity`]).
     pub(crate) entities: Arc<Vec<EntityDef>>,
     /// The entity manifest as read so far.
-    pub(crate) manifest: Arc<Mutex<Manifest>>,
+    pub(crate) manifest: Arc<tokio::sync::Mutex<Manifest>>,
+    /// The store of the manifest (made on first use).
+    pub(crate) manifest_store: Arc<std::sync::OnceLock<Arc<dyn deltalake::ObjectStore>>>,
     /// One maintenance pass at a time.
     pub(crate) maintain_lock: Arc<tokio::sync::Mutex<()>>,
     /// Whether [`Engine::maintain_forever`] runs for this engine (and its clones).
@@ -224,7 +241,8 @@ impl Engine {
             runtime,
             views: Arc::new(views),
             entities: Arc::new(entities),
-            manifest: Arc::new(Mutex::new(Manifest::default())),
+            manifest: Arc::new(tokio::sync::Mutex::new(Manifest::default())),
+            manifest_store: Arc::new(std::sync::OnceLock::new()),
             maintain_lock: Arc::new(tokio::sync::Mutex::new(())),
             maintainer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             failed_passes: Arc::new(std::sync::atomic::AtomicU32::new(0)),
@@ -245,6 +263,7 @@ impl Engine {
         self.maintainer = other.maintainer.clone();
         self.failed_passes = other.failed_passes.clone();
         self.manifest = other.manifest.clone();
+        self.manifest_store = other.manifest_store.clone();
         self
     }
 
@@ -287,9 +306,10 @@ impl Engine {
         &self.config
     }
 
-    /// The directory of lake table `name`.
-    pub fn table_path(&self, name: &str) -> PathBuf {
-        self.config.data_dir.join("lake").join(name)
+    /// The location of lake table (or folder) `name`, ending with `/`.
+    pub fn table_url(&self, name: &str) -> url::Url {
+        let name = name.trim_matches('/');
+        self.config.lake.join(&format!("{name}/")).unwrap_or_else(|_| self.config.lake.clone())
     }
 
     /// The lake version a latest read sees now: the newest `events` version;
@@ -311,7 +331,7 @@ impl Engine {
         let newest = self.events_version().await?;
         if self.maintainer.load(std::sync::atomic::Ordering::Relaxed)
             && self.failed_passes.load(std::sync::atomic::Ordering::Relaxed) < 3
-            && let Some((v, _)) = self.entities_latest()?
+            && let Some((v, _)) = self.entities_latest().await?
             && v <= newest
         {
             return Ok(v);
@@ -391,9 +411,7 @@ impl Engine {
     /// Whether lake table `name` has a Delta log (probed without loading it:
     /// a failed load makes the Delta kernel log an error).
     async fn table_exists(&self, name: &str) -> bool {
-        let path = self.table_path(name);
-        let Ok(url) = deltalake::ensure_table_uri(path.display().to_string()) else { return false };
-        match DeltaTableBuilder::from_url(url).and_then(|b| b.build()) {
+        match DeltaTableBuilder::from_url(self.table_url(name)).and_then(|b| b.build()) {
             Ok(table) => table.verify_deltatable_existence().await.unwrap_or(false),
             Err(_) => false,
         }
@@ -401,9 +419,7 @@ impl Engine {
 
     pub(crate) async fn load_table(&self, name: &str, as_of: AsOf) -> Result<DeltaTable> {
         let lake = |source| Error::Lake { table: name.to_string(), source };
-        let path = self.table_path(name);
-        let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
-        let mut builder = DeltaTableBuilder::from_url(url).map_err(lake)?;
+        let mut builder = DeltaTableBuilder::from_url(self.table_url(name)).map_err(lake)?;
         builder = match as_of {
             AsOf::Latest => builder,
             AsOf::Version(v) => builder.with_version(v),
@@ -468,7 +484,7 @@ impl Engine {
         };
         // The entity tables at the versions that reflect this events version, when the caller sees everything.
         let entity_versions = match (scope, options.source, events.version()) {
-            (None, Source::Auto, Some(v)) => self.entities_at(v)?,
+            (None, Source::Auto, Some(v)) => self.entities_at(v).await?,
             _ => None,
         };
         // The entity tables at those versions; any that cannot be read: the raw events instead.

@@ -7,12 +7,10 @@
 //!   types, `Timestamp(Microsecond, "UTC")`, no deletion vectors, no column
 //!   mapping. A checkpoint is written every 100 commits
 //!   (`delta.checkpointInterval`, written by the post-commit hook).
-//! - `s3://` and other remote URLs are not built in (deltalake's `s3`
-//!   feature brings the AWS SDK and roughly doubles the build); such a
-//!   location fails with [`Error::Location`].
+//! - `s3://bucket/prefix` lakes go through object_store's S3 client (see
+//!   [`crate::storage`]; call [`crate::storage::register_s3`] first).
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
@@ -35,6 +33,7 @@ use parquet::file::properties::WriterProperties;
 use tracing::{debug, info};
 
 use crate::error::{Error, Result, is_conflict};
+use crate::storage::LakeUrl;
 use crate::store::FsyncStore;
 
 /// Name of the events table (directory under the lake root).
@@ -151,10 +150,10 @@ pub struct OptimizeReport {
     pub partitions_optimized: u64,
 }
 
-/// The Delta tables of one lake location (a local directory).
+/// The Delta tables of one lake location (a local directory or an S3 prefix).
 #[derive(Debug, Clone)]
 pub struct Lake {
-    root: PathBuf,
+    location: LakeUrl,
 }
 
 impl Lake {
@@ -166,41 +165,32 @@ impl Lake {
         Ok(lake)
     }
 
-    /// The lake at `location`, creating its directory, without touching the tables.
+    /// The lake at `location` (see [`LakeUrl::parse`]), creating a local
+    /// lake's directory, without touching the tables.
     pub fn at(location: &str) -> Result<Lake> {
-        let loc_err = |message: String| Error::Location { location: location.to_string(), message };
-        let path = if let Some(rest) = location.strip_prefix("file://") {
-            PathBuf::from(rest)
-        } else if let Some((scheme, _)) = location.split_once("://") {
-            return Err(loc_err(format!(
-                "`{scheme}://` lakes are not built into this binary (only local paths and file:// URLs)"
-            )));
-        } else {
-            PathBuf::from(location)
-        };
-        std::fs::create_dir_all(&path).map_err(|e| loc_err(e.to_string()))?;
-        let root = path.canonicalize().map_err(|e| loc_err(e.to_string()))?;
-        Ok(Lake { root })
+        Ok(Lake { location: LakeUrl::parse(location)? })
     }
 
-    /// The lake's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the lake is.
+    pub fn location(&self) -> &LakeUrl {
+        &self.location
     }
 
-    /// The path of table `name`, as other engines should be given it.
+    /// The location of table `name`, as other engines should be given it
+    /// (a directory for a local lake, else the URL).
     pub fn table_location(&self, name: &str) -> String {
-        self.root.join(name).display().to_string()
+        let url = self.location.table(name);
+        crate::storage::local_path(&url).map_or_else(|| url.to_string(), |p| p.display().to_string())
     }
 
     fn builder(&self, name: &str) -> Result<DeltaTableBuilder> {
-        let dir = self.root.join(name);
+        let url = self.location.table(name);
+        let builder = DeltaTableBuilder::from_url(url.clone()).map_err(Error::delta(name, "locate"))?;
+        let Some(root) = self.location.local_dir() else { return Ok(builder) };
+        let dir = root.join(name);
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-        let url = deltalake::ensure_table_uri(dir.display().to_string()).map_err(Error::delta(name, "locate"))?;
-        let store = Arc::new(FsyncStore::new(self.root.clone()));
-        Ok(DeltaTableBuilder::from_url(url.clone())
-            .map_err(Error::delta(name, "locate"))?
-            .with_storage_backend(store, url))
+        let store = Arc::new(FsyncStore::new(root));
+        Ok(builder.with_storage_backend(store, url))
     }
 
     /// Load table `name` at its latest version.

@@ -2,6 +2,7 @@
 //!
 //! - [`lake`]: the Delta tables `events` and `rejected_events` under one lake
 //!   location (create, append with a `txn`, check, optimize, vacuum, checkpoint).
+//! - [`storage`]: lake locations (local directory, `s3://`) and the S3 store.
 //! - [`store`]: [`store::FsyncStore`], the local object store that fsyncs files
 //!   and directories before a write returns.
 //! - [`relay`]: the outbox relay (SQLite outbox → `events`, exactly once via
@@ -19,6 +20,7 @@ pub mod http;
 pub mod lake;
 pub mod metrics;
 pub mod relay;
+pub mod storage;
 pub mod store;
 
 pub use batch::{BatchReport, IngestOptions, Ingestor, Outcome};

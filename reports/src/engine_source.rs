@@ -88,11 +88,8 @@ fn caller(agent: Option<Uuid>) -> Caller {
 #[async_trait]
 impl KpiSource for EngineSource {
     async fn lake_version(&self) -> Result<i64> {
-        let path = self.engine.table_path("events");
-        let lake = |e: deltalake::DeltaTableError| Error::Kpi { kpi: "(lake)".into(), message: e.to_string() };
-        let url = deltalake::ensure_table_uri(path.display().to_string()).map_err(lake)?;
-        let table = deltalake::DeltaTableBuilder::from_url(url).map_err(lake)?.load().await.map_err(lake)?;
-        let v = table.version().unwrap_or(0);
+        let lake = |e: fieldhouse_engine::Error| Error::Kpi { kpi: "(lake)".into(), message: e.to_string() };
+        let v = self.engine.events_version().await.map_err(lake)?;
         i64::try_from(v)
             .map_err(|_| Error::Kpi { kpi: "(lake)".into(), message: format!("lake version {v} out of range") })
     }

@@ -176,7 +176,7 @@ fn options(now: DateTime<Utc>, as_of: AsOf, source: Source) -> SessionOptions {
 /// Every view read through the entity tables equals the view computed from the raw events.
 async fn assert_views_match(engine: &Engine, now: DateTime<Utc>, what: &str) {
     let latest = u64::try_from(engine.lake_version().await.unwrap()).unwrap();
-    assert_eq!(engine.entities_version().unwrap(), Some(latest), "{what}: the entity tables are current");
+    assert_eq!(engine.entities_version().await.unwrap(), Some(latest), "{what}: the entity tables are current");
     let names: Vec<String> = engine.view_names().map(str::to_string).collect();
     let from_entities = engine.session(&Caller::admin(), &options(now, AsOf::Latest, Source::Auto)).await.unwrap();
     let from_events = engine.session(&Caller::admin(), &options(now, AsOf::Latest, Source::Events)).await.unwrap();

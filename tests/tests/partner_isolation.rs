@@ -12,14 +12,13 @@
 //! payload counts as much as one in a column.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../api/tests/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldhouse_engine::{AsOf, Caller, Engine, KpiRequest, Role, SessionOptions, SqlLimits, collect, run_kpi, run_sql};
-use fieldhouse_sim::memory::MemoryCore;
-use fieldhouse_sim::{SimConfig, Size, simulate_with};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -211,19 +210,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let cfg = SimConfig { months: 1, ..SimConfig::preset(Size::Small) };
-    let mut core = MemoryCore::new();
-    simulate_with(&mut core, &cfg, None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    fieldhouse_engine::testing::write_events(dir.path(), core.events()).await.unwrap();
-    let events: Vec<Map<String, Value>> = core
-        .events()
-        .iter()
-        .map(|e| match serde_json::from_str(&e.to_json()).unwrap() {
-            Value::Object(m) => m,
-            other => panic!("not an object: {other}"),
-        })
-        .collect();
+    let common::Month { dir, events, now } = common::simulated_month().await;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &events {
         if get(e, "type") != Some("agent_registered")
@@ -236,7 +223,6 @@ async fn world() -> World {
     busiest.sort_by_key(|(a, n)| (std::cmp::Reverse(*n), *a));
     assert!(busiest.len() >= 2, "the simulation needs two agents with work, got {busiest:?}");
     let agents = busiest[..2].iter().map(|(a, _)| (Uuid::parse_str(a).unwrap(), allowed(&events, a))).collect();
-    let now = cfg.end().and_hms_opt(0, 0, 0).unwrap().and_utc();
     World { dir, events, agents, now }
 }
 

@@ -12,42 +12,22 @@
 
 #[path = "pgwire/clients.rs"]
 mod clients;
+mod common;
 #[path = "../../api/tests/support/mod.rs"]
 mod support;
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use fieldhouse_engine::{Engine, MaintainOptions, Role};
-use fieldhouse_sim::memory::MemoryCore;
-use fieldhouse_sim::{SimConfig, Size, simulate_with};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use uuid::Uuid;
 
-struct World {
-    dir: tempfile::TempDir,
-    events: Vec<serde_json::Map<String, Value>>,
-    now: DateTime<Utc>,
-}
-
-async fn world() -> World {
-    let cfg = SimConfig { months: 1, ..SimConfig::preset(Size::Small) };
-    let mut core = MemoryCore::new();
-    simulate_with(&mut core, &cfg, None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    fieldhouse_engine::testing::write_events(dir.path(), core.events()).await.unwrap();
-    Engine::open(dir.path()).unwrap().maintain_entities(MaintainOptions::default()).await.unwrap();
-    let events = core
-        .events()
-        .iter()
-        .map(|e| match serde_json::from_str(&e.to_json()).unwrap() {
-            Value::Object(m) => m,
-            other => panic!("not an object: {other}"),
-        })
-        .collect();
-    World { dir, events, now: cfg.end().and_hms_opt(0, 0, 0).unwrap().and_utc() }
+/// A simulated month with its entity tables built.
+async fn world() -> common::Month {
+    let month = common::simulated_month().await;
+    Engine::open(month.dir.path()).unwrap().maintain_entities(MaintainOptions::default()).await.unwrap();
+    month
 }
 
 /// Connect with `token` as the password.
@@ -261,8 +241,6 @@ async fn a_token_reads_the_lake_and_every_kpi_over_the_postgresql_protocol() {
 
     let _ = stop.send(());
     pg.await.unwrap().unwrap();
-    let mut count = BTreeMap::new();
-    count.insert("kpis", kpis.len());
-    eprintln!("checked over pg: {count:?}");
+    eprintln!("checked over pg: {} KPIs, {sent} client queries", kpis.len());
     server.stop().await;
 }
