@@ -201,7 +201,7 @@ mod tests {
         let b = s3_builder(opts.iter().map(|(k, v)| (k.to_string(), v.to_string())), &url).unwrap();
         assert_eq!(b.get_config_value(&AmazonS3ConfigKey::Endpoint).as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(), Some("eu-west-3"));
-        assert_eq!(b.get_config_value(&AmazonS3ConfigKey::Bucket).as_deref(), Some("lake"));
-        assert!(b.build().is_ok(), "an HTTP endpoint is allowed with allow_http");
+        let store = b.build().expect("an HTTP endpoint is allowed with allow_http");
+        assert_eq!(store.to_string(), "AmazonS3(lake)", "the bucket comes from the URL");
     }
 }
