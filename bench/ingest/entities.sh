@@ -26,7 +26,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldhouse-ingest-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 latest_events() { ls "$1/lake/events/_delta_log" | grep -E '^[0-9]+\.json$' | sort | tail -1 | sed 's/^0*//; s/\.json$//; s/^$/0/'; }
-manifest_version() { tail -1 "$1/lake/entities/_versions.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_version"])'; }
+# The events version of the latest entity manifest state (engine/src/entity/manifest.rs): the object
+# <version>-<time>.json of lake/entities/_manifest/ with the greatest (version, name); fails when none.
+manifest_version() {
+  python3 - "$1/lake/entities/_manifest" <<'PY'
+import json, os, re, sys
+d = sys.argv[1]
+keys = [(int(m[1]), n) for n in os.listdir(d) if (m := re.fullmatch(r"([0-9]+)-[0-9]+\.json", n)) and os.path.isfile(os.path.join(d, n))]
+with open(os.path.join(d, max(keys)[1])) as f:
+    print(json.load(f)["events_version"])
+PY
+}
 
 side() { # NAME SERVE_ARGS
   local dir=$WORK/$1

@@ -10,13 +10,16 @@
         the DuckDB translations of bench/kpi/translate.py, but every entity view read from
         its entity table: DIR/<kpi>.sql and DIR/kpis.tsv, as translate.py writes them
 
-The entity tables (engine/src/entity.rs) are the views of sql/views with an `-- entity:` line,
+The entity tables (engine/src/entity/) are the views of sql/views with an `-- entity:` line,
 kept as Delta tables at LAKE/entities/<view>. Which version of each is consistent with which
-`events` version is said by the manifest LAKE/entities/_versions.jsonl: one JSON line per
-maintenance pass, `{"events_version": E, "tables": {name: version, ..}, "full": bool}`; a line
-without `full` lists only the tables that pass wrote, so the lines are replayed cumulatively
-(a `full` line starts afresh), and a torn last line (no newline yet) is not a line. This reads
-the manifest as the engine does and takes the last line for the events table's latest
+`events` version is said by the manifest, the folder LAKE/entities/_manifest/
+(engine/src/entity/manifest.rs: Manifest): one whole JSON object per maintenance pass,
+`<events version, 20 digits>-<written at, ns, 20 digits>.json` holding
+`{"events_version": E, "tables": {name: version, ..every table}, "sql": {name: digest, ..}}`,
+the full state (nothing to replay). Names sort by events version then time: the greatest name
+of an events version is its state; other files in the folder are not manifest objects. (A lake
+with only the old `_versions.jsonl` has no manifest: the engine rebuilds its tables once.) This
+reads the manifest as the engine does and takes the state of the events table's latest
 version: the tables Fieldhouse reads with `--source auto`.
 
 The tables are rewritten by Delta `replaceWhere` and compacted by `fieldhouse lake optimize`,
@@ -44,44 +47,56 @@ from deltalake import DeltaTable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import translate  # noqa: E402
 
-MANIFEST = "_versions.jsonl"
+MANIFEST = "_manifest"  # the folder of the manifest objects under LAKE/entities
 
 
 # ---------------------------------------------------------------------------
-# The manifest (engine/src/entity.rs: Manifest::refresh)
+# The manifest (engine/src/entity/manifest.rs: Manifest)
 # ---------------------------------------------------------------------------
+
+
+def manifest_key(name: str) -> int | None:
+    """The events version of manifest object `name` (`<version>-<time>.json`), or None when
+    the file is not a manifest object (engine/src/entity/manifest.rs: manifest_version)."""
+    if not name.endswith(".json"):
+        return None
+    version, sep, at = name[: -len(".json")].partition("-")
+    if not sep or not all(s.isascii() and s.isdigit() for s in (version, at)):
+        return None
+    return int(version)
 
 
 def manifest(lake: Path) -> list[tuple[int, dict[str, int]]]:
-    """Every whole line of the manifest as (events version, every table's version), replayed."""
-    path = lake / "entities" / MANIFEST
-    if not path.exists():
+    """The state of each events version in the manifest, in order: (events version, every
+    table's version) from the newest object (greatest name) of that version."""
+    folder = lake / "entities" / MANIFEST
+    if not folder.is_dir():
         return []
-    text = path.read_text()
-    end = text.rfind("\n")
+    newest: dict[int, str] = {}
+    for f in folder.iterdir():
+        v = manifest_key(f.name)
+        if v is not None and f.is_file() and f.name > newest.get(v, ""):
+            newest[v] = f.name
     entries: list[tuple[int, dict[str, int]]] = []
-    for n, line in enumerate(text[: end + 1].splitlines(), 1):
-        if not line.strip():
-            continue
+    for v in sorted(newest):
+        path = folder / newest[v]
         try:
-            m = json.loads(line)
-            events_version = int(m["events_version"])
-            written = {str(k): int(v) for k, v in m["tables"].items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            print(f"warning: {path}:{n}: skipping a bad line ({e})", file=sys.stderr)
+            m = json.loads(path.read_text())
+            int(m["events_version"])  # the engine takes the version from the name, but needs the field
+            tables = {str(k): int(t) for k, t in m["tables"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            print(f"warning: {path}: skipping a bad manifest object ({e})", file=sys.stderr)
             continue
-        tables = {} if m.get("full") or not entries else dict(entries[-1][1])
-        tables.update(written)
-        entries.append((events_version, tables))
+        entries.append((v, tables))
     return entries
 
 
 @dataclass
 class Snapshot:
-    events_version: int  # the events version the entity tables reflect (the manifest line's)
+    events_version: int  # the events version the entity tables reflect (the manifest state's)
     events_latest: int  # the events table's latest version
-    tables: dict[str, int]  # every entity table's version at that line
-    missing: list[str]  # entity views of the SQL that the line does not list
+    tables: dict[str, int]  # every entity table's version in that state
+    missing: list[str]  # entity views of the SQL that the state does not list
 
     @property
     def current(self) -> bool:
@@ -89,8 +104,8 @@ class Snapshot:
 
 
 def snapshot(lake: Path, sql_dir: Path) -> Snapshot:
-    """The manifest line Fieldhouse's `--source auto` reads (the last one for the latest events
-    version) or, when there is none, the last line (stale: `current` is false)."""
+    """The manifest state Fieldhouse's `--source auto` reads (the one of the latest events
+    version) or, when there is none, the latest state (stale: `current` is false)."""
     events_latest = DeltaTable(str(lake / "events")).version()
     entries = manifest(lake)
     if not entries:
@@ -184,7 +199,7 @@ def sources(lake: Path, snap: Snapshot, sql_dir: Path) -> tuple[translate.Entity
         events_from = "(SELECT " + ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols) + " WHERE false)"
     versions = ", ".join(f"{k} v{v}" for k, v in sorted(snap.tables.items()))
     note = (
-        f"Entity tables of the manifest line for events version {snap.events_version} "
+        f"Entity tables of the manifest state for events version {snap.events_version} "
         f"(lake/entities/{MANIFEST}): {versions}."
     )
     return translate.EntitySources(views=views, events_from=events_from, note=note), nfiles

@@ -27,7 +27,7 @@
 # latest version once: `fieldhouse --data-dir D lake update-entities` (REBUILD=1: `lake
 # rebuild-entities`, every table recomputed), timed and printed, its JSON report kept in
 # $OUT/entities-update.json; then bench/kpi/entities.py checks the manifest
-# (lake/entities/_versions.jsonl) and the run stops unless the tables reflect the latest events
+# (lake/entities/_manifest/) and the run stops unless the tables reflect the latest events
 # version and every entity view of sql/views (else `--source auto` would quietly compute from
 # the raw events and (a) would be (b) again). For each KPI of `fieldhouse kpi --list`, at its
 # default parameters and no group-by:
@@ -40,7 +40,7 @@
 # SQL cannot skew the comparison): (c) by bench/kpi/translate.py (see its docstring for the
 # dialect mapping); (d) by bench/kpi/entities.py, the same translation with every entity view
 # replaced by `read_parquet([..])` over the active files of lake/entities/<view> at the versions
-# of the manifest line Fieldhouse reads (the file list comes from the Delta log via the Python
+# of the manifest state Fieldhouse reads (the file list comes from the Delta log via the Python
 # `deltalake` package: the directories also hold files that replaceWhere removed), and `orders`
 # (13_orders.sql, computed at read time) translated over `orders_core`.
 #

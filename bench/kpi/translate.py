@@ -663,11 +663,11 @@ class EntitySources:
 
     views: dict[str, str]  # view name -> a DuckDB SELECT over the table's active Parquet files
     events_from: str  # the read_parquet(..) call for `events` (the Delta snapshot's files)
-    note: str  # one line for the files' headers: which manifest line, which versions
+    note: str  # one line for the files' headers: which manifest state, which versions
 
 
 def entity_view_names(sql_dir: Path) -> list[str]:
-    """The views with an `-- entity:` line (engine/src/entity.rs: entity_defs), in file order."""
+    """The views with an `-- entity:` line (engine/src/entity/defs.rs: entity_defs), in file order."""
     names = []
     for f in sorted(p for p in (sql_dir / "views").iterdir() if p.suffix == ".sql"):
         if any(line.strip().startswith("-- entity:") for line in f.read_text().splitlines()):

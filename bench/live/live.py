@@ -24,12 +24,14 @@ For --duration seconds, all at once:
   and from the moment that POST is answered (the commit is durable), poll every --poll s
   `POST /api/v1/sql` `SELECT count(*) FROM <lag-view> WHERE order_id = '<id>'` until it
   counts 1 (at most --lag-timeout s).
-* a watcher of <data-dir>/lake/entities/_versions.jsonl: when a manifest line for an events
-  version appears (the server's entity maintenance finished a pass); after the timed phase it
-  goes on until the lines cover every probe (at most --lag-timeout s).
+* a watcher of the entity manifest, the folder <data-dir>/lake/entities/_manifest/
+  (engine/src/entity/manifest.rs: one whole `<events version>-<time>.json` object per pass):
+  when a manifest object for an events version appears (the server's entity maintenance
+  finished a pass); after the timed phase it goes on until the objects cover every probe (at
+  most --lag-timeout s).
 
 Ingest lag, per probe, from the answered POST (its BatchReport gives the commit's lake
-version V) to: (1) a manifest line for version >= V (the entity tables reflect the commit);
+version V) to: (1) a manifest object for version >= V (the entity tables reflect the commit);
 (2) the first KPI answer of any reader with `x-lake-version` >= V (what a KPI reader sees;
 resolution: how often the readers ask); (2b) the first dashboard page whose every section says
 "at lake version N" with N >= V; (3) the SQL poll that counts the order (resolution:
@@ -245,6 +247,27 @@ class EventStream:
 # ---------------------------------------------------------------------------
 
 
+def manifest_key(name: str) -> int | None:
+    """The events version of entity manifest object `name` (`<version>-<time>.json`), or None
+    when the file is not a manifest object (engine/src/entity/manifest.rs: manifest_version)."""
+    if not name.endswith(".json"):
+        return None
+    version, sep, at = name[: -len(".json")].partition("-")
+    if not sep or not all(s.isascii() and s.isdigit() for s in (version, at)):
+        return None
+    return int(version)
+
+
+def manifest_names(folder: Path) -> dict[str, int]:
+    """The manifest objects in `folder` (the entity manifest, lake/entities/_manifest) and their
+    events versions; other files are ignored, and a missing folder has none."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    return {n: v for n in names if (v := manifest_key(n)) is not None}
+
+
 def vm_status(pid: int) -> dict[str, int]:
     """VmHWM and VmRSS of process `pid` in KiB (empty when it is gone)."""
     out = {}
@@ -426,31 +449,19 @@ class Run:
         c.close()
 
     def manifest_loop(self, stop: threading.Event):
-        """Note when each manifest line appears (whole lines only, as the engine reads them)."""
-        path = Path(self.a.data_dir) / "lake" / "entities" / "_versions.jsonl"
-        offset = path.stat().st_size if path.exists() else 0
-        buf = b""
+        """Note when each manifest object appears (one per maintenance pass; the objects there
+        at the start are not noted). An object is put whole (a rename), and its events version
+        is in its name, as the engine reads it."""
+        folder = Path(self.a.data_dir) / "lake" / "entities" / "_manifest"
+        known = set(manifest_names(folder))
         while not stop.is_set():
-            try:
-                with path.open("rb") as f:
-                    if os.fstat(f.fileno()).st_size < offset:  # rewritten (pruned): read it anew
-                        offset, buf = 0, b""
-                    f.seek(offset)
-                    chunk = f.read()
-            except OSError:
-                chunk = b""
-            if chunk:
-                offset += len(chunk)
-                buf += chunk
+            new = manifest_names(folder)
+            fresh = sorted((v, n) for n, v in new.items() if n not in known)
+            if fresh:
                 seen = time.monotonic() - self.t0
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    try:
-                        v = int(json.loads(line)["events_version"])
-                    except (ValueError, KeyError, TypeError):
-                        continue
-                    with self.lock:
-                        self.manifest.append((seen, v))
+                known.update(n for _, n in fresh)
+                with self.lock:
+                    self.manifest.extend((seen, v) for v, _ in fresh)
             stop.wait(0.05)
 
     # -- the whole run -------------------------------------------------------
@@ -535,7 +546,7 @@ class Run:
             v, t_acc = p.get("version"), p.get("accepted_at")
             p["entity_lag"] = p["kpi_lag"] = p["page_lag"] = None
             if v is not None and t_acc is not None:
-                # A line for version >= V is written only after commit V: the first one is the lag.
+                # An object for version >= V is written only after commit V: the first one is the lag.
                 seen = [t for t, ev in self.manifest if ev >= v]
                 p["entity_lag"] = max(0.0, min(seen) - t_acc) if seen else None
                 kpi = [s + d for tgt, s, d, st, ver in self.requests
@@ -552,7 +563,7 @@ class Run:
         print(fmt.format("until", "p50 s", "p99 s", "max s", "seen", "not seen"))
         polls = [q for p in done for q in p.get("poll_secs", [])]
         for key, label in (
-            ("entity_lag", "a manifest line for its version (entity tables current)"),
+            ("entity_lag", "a manifest object for its version (entity tables current)"),
             ("kpi_lag", "a KPI answer of a reader with x-lake-version >= it"),
             ("page_lag", "a dashboard page whose every section is at >= it"),
             ("sql_lag", f"SQL counts it in {a.lag_view} (polled every {a.poll:g} s)"),
@@ -561,7 +572,7 @@ class Run:
             print(fmt.format(label, secs(percentile(vals, 50)), secs(percentile(vals, 99)),
                              secs(max(vals, default=None)), len(vals), len(done) - len(vals)))
         print(f"  (one SQL poll took p50 {ms(percentile(polls, 50))} ms, p99 {ms(percentile(polls, 99))} ms; "
-              f"manifest lines seen during the run: {len(self.manifest)})")
+              f"manifest objects seen during the run: {len(self.manifest)})")
         bad += len(rows) - len(done) + sum(1 for p in done if p.get("sql_lag") is None)
 
         # Latency per target.

@@ -35,7 +35,7 @@
 #   next batch, which then carries the events owed), accepted/rejected, POST latency (each batch
 #   is one durable Delta commit).
 # * ingest lag, per probe, from its POST being answered (durable, lake version V) until
-#   (1) the entity manifest (lake/entities/_versions.jsonl) has a line for V or later: the
+#   (1) the entity manifest (lake/entities/_manifest/) has an object for V or later: the
 #       server's entity maintenance covered the commit (the server reads KPIs at that version);
 #   (2) any reader's KPI answer carries x-lake-version >= V: what a KPI reader sees (resolution:
 #       how often the readers ask; a KPI computed at V is also in this time);

@@ -172,6 +172,7 @@ pub fn default_lake(data_dir: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

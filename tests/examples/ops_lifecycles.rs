@@ -14,7 +14,7 @@
 //! `FIELDHOUSE_TOKEN`; the server needs no fresh data directory).
 //!
 //! ```sh
-//! cargo run --release -p fieldhouse-sim --example ops_lifecycles -- --lifecycles 2000 --clients 4
+//! cargo run --release -p fieldhouse-tests --example ops_lifecycles -- --lifecycles 2000 --clients 4
 //! ```
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,9 @@
 //! The simulator over HTTP against a real server on 127.0.0.1:0 (the API
 //! with bearer-token auth): the same simulation through the library and over
 //! HTTP writes the same outbox, refusals map to the same errors, and a
-//! request without a valid token ends the run with the server's 401.
+//! request without a valid token ends the run with the server's 401. (Here,
+//! not in `sim/tests/`: the server is the API crate, a layer above the
+//! simulator.)
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;

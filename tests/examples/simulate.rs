@@ -1,6 +1,6 @@
 //! Run a preset and print the summary with events per second.
 //!
-//! `cargo run --release -p fieldhouse-sim --example simulate -- [small|default|large] [BACKEND] [DATA_DIR] [--months N]`
+//! `cargo run --release -p fieldhouse-tests --example simulate -- [small|default|large] [BACKEND] [DATA_DIR] [--months N]`
 //!
 //! Backends: `memory` (the in-memory reference core), `ops` (the library
 //! path: `fieldhouse_ops::Ops` in-process into `DATA_DIR/ops.db`, a bulk

@@ -1,334 +1,29 @@
-//! The simulated organisation: customers, sites, products, equipment,
-//! contracts, technicians, agents, parts and stock locations, generated
-//! deterministically from the seed, and the operations that register them.
+//! Generating the organisation from the seed: calendars, manufacturers and
+//! products, parts, customers, sites, equipment, contracts, agents, stock
+//! locations, technicians and their vans, reorder points and preventive
+//! plans, with the operations that register them.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use fieldhouse_domain::calendar::{Calendar, Holiday};
-use fieldhouse_domain::event::{ClaimRate, LocationKind, Priority, Segment, SlaTerm};
+use fieldhouse_domain::calendar::Calendar;
+use fieldhouse_domain::event::{ClaimRate, LocationKind, Segment};
 use fieldhouse_domain::ids::id_at;
 use uuid::Uuid;
 
+use super::calendars::{holidays, sla_terms};
+use super::catalogue::{components, families};
+use super::{
+    Agent, Contract, Customer, Equipment, Location, Manufacturer, Part, Product, Site, Technician, Tier, World,
+};
 use crate::backend::Op;
 use crate::config::SimConfig;
 use crate::dist::Dice;
 use crate::geo::{self, CITIES};
 
-/// A product family: the skill it needs, its parts and how it fails.
-#[derive(Debug, Clone)]
-pub struct Family {
-    pub name: &'static str,
-    /// Corrective failures per unit-year at the bottom of the bathtub.
-    pub base_rate: f64,
-    /// Failure-rate multiplier by month (January first).
-    pub season: [f64; 12],
-    pub standard_minutes: i64,
-    pub warranty_months: i64,
-    /// Part indices, most frequently needed first.
-    pub parts: Vec<usize>,
-    /// Fault codes that need no part (adjustment, software), with the part-free share.
-    pub no_part_faults: &'static [&'static str],
-}
-
-#[derive(Debug, Clone)]
-pub struct Manufacturer {
-    pub id: Uuid,
-    pub name: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Product {
-    pub id: Uuid,
-    pub manufacturer: usize,
-    pub family: usize,
-    pub model: String,
-    /// Model-specific quality factor on the family's failure rate.
-    pub quality: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Customer {
-    pub id: Uuid,
-    pub name: String,
-    pub segment: Segment,
-    pub terms_days: i64,
-    /// Median days paid after the due date (negative: early).
-    pub pay_delay_days: f64,
-    /// Share of invoices paid in two parts.
-    pub partial_share: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub id: Uuid,
-    pub customer: usize,
-    pub region: usize,
-    pub lat: f64,
-    pub lon: f64,
-    pub tz: Tz,
-    pub country: &'static str,
-}
-
-#[derive(Debug, Clone)]
-pub struct Equipment {
-    pub id: Uuid,
-    pub product: usize,
-    pub site: usize,
-    pub installed_on: NaiveDate,
-    pub warranty_end: NaiveDate,
-    pub contract: Option<usize>,
-    /// Remote monitoring reports faults itself.
-    pub iot: bool,
-    /// Preventive plan: (interval days, first due date).
-    pub plan: Option<(i64, NaiveDate)>,
-}
-
-/// Contract tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// 24x7, on site within 4 h for P1.
-    Gold,
-    /// Business hours Mon–Fri 08:00–18:00 with public holidays, next business day.
-    Silver,
-}
-
-#[derive(Debug, Clone)]
-pub struct Contract {
-    pub id: Uuid,
-    pub customer: usize,
-    pub tier: Tier,
-    pub calendar: Uuid,
-}
-
-#[derive(Debug, Clone)]
-pub struct Agent {
-    pub id: Uuid,
-    pub name: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Technician {
-    pub id: Uuid,
-    pub name: String,
-    pub region: usize,
-    pub lat: f64,
-    pub lon: f64,
-    pub tz: Tz,
-    pub country: &'static str,
-    /// Family indices.
-    pub skills: Vec<usize>,
-    pub agent: Option<usize>,
-    /// Index into `locations`.
-    pub van: usize,
-    /// Probability of fixing when the right part is at hand.
-    pub skill_level: f64,
-    /// Sends its actions through the mobile-sync path.
-    pub mobile: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Part {
-    pub id: Uuid,
-    pub family: usize,
-    pub number: String,
-    pub component: String,
-    pub fault_code: String,
-    pub cost_cents: i64,
-    pub price_cents: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Location {
-    pub id: Uuid,
-    pub kind: LocationKind,
-    pub region: usize,
-    /// Target quantity per part (van load-out, warehouse level); (part, target, reorder point).
-    pub targets: Vec<(usize, i64, i64)>,
-}
-
-/// The whole organisation.
-#[derive(Debug, Clone)]
-pub struct World {
-    pub regions: Vec<&'static str>,
-    pub families: Vec<Family>,
-    pub manufacturers: Vec<Manufacturer>,
-    pub products: Vec<Product>,
-    pub customers: Vec<Customer>,
-    pub sites: Vec<Site>,
-    pub equipment: Vec<Equipment>,
-    pub contracts: Vec<Contract>,
-    pub agents: Vec<Agent>,
-    pub technicians: Vec<Technician>,
-    pub parts: Vec<Part>,
-    pub locations: Vec<Location>,
-    /// Index of the central warehouse in `locations`.
-    pub central: usize,
-    /// Regional warehouse per region.
-    pub regional: Vec<usize>,
-    /// Technicians by region.
-    pub by_region: Vec<Vec<usize>>,
-    /// Units installed during the simulated period: their install instant and operation.
-    pub later_installs: Vec<(DateTime<Utc>, Op, usize)>,
-    /// Business (silver) calendars per country, for holiday-aware scheduling.
-    pub business_calendars: Vec<(&'static str, Calendar)>,
-}
-
 const SEGMENTS: [Segment; 3] = [Segment::Enterprise, Segment::Public, Segment::Smb];
-
-fn families() -> Vec<Family> {
-    let f = |name, base_rate, season, standard_minutes, warranty_months, no_part_faults| Family {
-        name,
-        base_rate,
-        season,
-        standard_minutes,
-        warranty_months,
-        parts: Vec::new(),
-        no_part_faults,
-    };
-    vec![
-        f("imaging", 1.1, [1.0; 12], 150, 24, &["E-CAL-DRIFT", "E-SW-HANG"]),
-        f(
-            "hvac",
-            0.8,
-            [1.25, 1.15, 0.9, 0.75, 0.9, 1.25, 1.5, 1.4, 1.0, 0.8, 0.95, 1.2],
-            120,
-            24,
-            &["E-REFRIG-LOW", "E-CTRL-RESET"],
-        ),
-        f(
-            "elevator",
-            0.9,
-            [1.1, 1.1, 1.0, 0.95, 0.95, 1.0, 1.05, 1.05, 0.95, 0.95, 1.0, 1.1],
-            110,
-            12,
-            &["E-DOOR-ADJUST", "E-LEVEL-CAL"],
-        ),
-        f(
-            "printer",
-            1.3,
-            [1.15, 1.1, 1.0, 0.95, 0.9, 0.85, 0.8, 0.8, 1.0, 1.05, 1.1, 1.2],
-            60,
-            12,
-            &["E-JAM-CLEAR", "E-FW-RESET"],
-        ),
-    ]
-}
-
-/// Components per family: (component, fault code, cost in euros).
-fn components(family: &str) -> &'static [(&'static str, &'static str, i64)] {
-    match family {
-        "imaging" => &[
-            ("detector", "E-DET-NOISE", 1900),
-            ("coolant pump", "E-PUMP-LEAK", 420),
-            ("power supply", "E-PSU-FAIL", 650),
-            ("table motor", "E-TABLE-STALL", 380),
-            ("x-ray tube", "E-TUBE-ARC", 2400),
-            ("control board", "E-CTRL-BOARD", 900),
-            ("fan", "E-FAN-NOISE", 90),
-            ("collimator", "E-COLL-POS", 700),
-        ],
-        "hvac" => &[
-            ("compressor", "E-COMP-FAIL", 850),
-            ("fan motor", "E-FAN-MOTOR", 240),
-            ("expansion valve", "E-VALVE-STUCK", 160),
-            ("control board", "E-CTRL-BOARD", 310),
-            ("pressure sensor", "E-SENSOR-PRESS", 75),
-            ("filter set", "E-FILTER-CLOG", 40),
-            ("condenser coil", "E-COIL-LEAK", 520),
-            ("capacitor", "E-CAP-FAIL", 35),
-        ],
-        "elevator" => &[
-            ("door operator", "E-DOOR-OP", 780),
-            ("door contact", "E-DOOR-CONTACT", 60),
-            ("drive inverter", "E-INV-FAULT", 1400),
-            ("brake pad set", "E-BRAKE-WEAR", 210),
-            ("landing button", "E-BUTTON", 25),
-            ("rope sheave", "E-SHEAVE-WEAR", 1100),
-            ("controller board", "E-CTRL-BOARD", 950),
-            ("light curtain", "E-CURTAIN", 330),
-        ],
-        _ => &[
-            ("fuser unit", "E-FUSER", 180),
-            ("pickup roller", "E-PICKUP", 18),
-            ("drum unit", "E-DRUM", 120),
-            ("transfer belt", "E-BELT", 140),
-            ("main board", "E-MAINBOARD", 260),
-            ("laser unit", "E-LASER", 310),
-            ("duplex unit", "E-DUPLEX", 95),
-            ("power supply", "E-PSU-FAIL", 110),
-        ],
-    }
-}
-
-fn easter(year: i32) -> Option<NaiveDate> {
-    // Anonymous Gregorian algorithm (Meeus/Jones/Butcher).
-    let a = year % 19;
-    let b = year / 100;
-    let c = year % 100;
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    NaiveDate::from_ymd_opt(year, month as u32, day as u32)
-}
-
-/// A country's public holidays for the years `from..=to` (fixed dates recur yearly).
-fn holidays(country: &str, from: i32, to: i32) -> Vec<Holiday> {
-    let fixed = |name: &str, m: u32, d: u32| Holiday {
-        name: name.to_string(),
-        from: NaiveDate::from_ymd_opt(2000, m, d).unwrap_or_default(),
-        to: NaiveDate::from_ymd_opt(2000, m, d).unwrap_or_default(),
-        recurring_yearly: true,
-    };
-    let mut out = vec![fixed("New Year", 1, 1), fixed("Christmas Day", 12, 25), fixed("Boxing Day", 12, 26)];
-    match country {
-        "DE" => out.extend([fixed("Labour Day", 5, 1), fixed("German Unity Day", 10, 3)]),
-        "AT" => out.extend([fixed("Labour Day", 5, 1), fixed("National Day", 10, 26), fixed("Epiphany", 1, 6)]),
-        "CH" => out.extend([fixed("National Day", 8, 1), fixed("Berchtoldstag", 1, 2)]),
-        "NL" => out.push(fixed("King's Day", 4, 27)),
-        "BE" => out.extend([fixed("Labour Day", 5, 1), fixed("National Day", 7, 21)]),
-        _ => {}
-    }
-    for year in from..=to {
-        if let Some(e) = easter(year) {
-            if country != "NL" {
-                out.push(Holiday::day("Good Friday", e - TimeDelta::days(2)));
-            }
-            out.push(Holiday::day("Easter Monday", e + TimeDelta::days(1)));
-        }
-    }
-    out
-}
 
 fn hm(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default()
-}
-
-/// SLA terms of a tier, in business minutes.
-pub fn sla_terms(tier: Tier) -> Vec<SlaTerm> {
-    let t = |priority, response_minutes, resolution_minutes| SlaTerm { priority, response_minutes, resolution_minutes };
-    match tier {
-        Tier::Gold => vec![
-            t(Priority::P1, 240, 1440),
-            t(Priority::P2, 480, 2880),
-            t(Priority::P3, 1440, 5760),
-            t(Priority::P4, 4320, 14400),
-        ],
-        // 600 business minutes = one business day of 10 h: next business day.
-        Tier::Silver => vec![
-            t(Priority::P1, 600, 1800),
-            t(Priority::P2, 600, 3000),
-            t(Priority::P3, 1200, 6000),
-            t(Priority::P4, 3000, 12000),
-        ],
-    }
 }
 
 struct Ids {
@@ -340,13 +35,6 @@ impl Ids {
     fn next(&mut self) -> Uuid {
         id_at(self.at, self.dice.bytes10())
     }
-}
-
-/// The bathtub curve: failure-rate multiplier at an age in years (early
-/// failures in the first months, wear-out after some years).
-pub fn bathtub(age_years: f64) -> f64 {
-    let a = age_years.max(0.0);
-    0.55 + 2.2 * (-a * 8.0).exp() + 0.012 * a * a
 }
 
 impl World {
@@ -847,11 +535,6 @@ impl World {
         };
         (world, ops)
     }
-
-    /// The business calendar of a country (silver tier).
-    pub fn business_calendar(&self, country: &str) -> Option<&Calendar> {
-        self.business_calendars.iter().find(|(c, _)| *c == country).map(|(_, c)| c)
-    }
 }
 
 fn round5(x: f64) -> f64 {
@@ -882,12 +565,5 @@ mod tests {
         assert!(w1.contracts.iter().all(|c| !c.calendar.is_nil()));
         let other = SimConfig { seed: 43, ..cfg };
         assert_ne!(World::generate(&other).1, ops1);
-    }
-
-    #[test]
-    fn bathtub_is_high_early_low_middle_high_late() {
-        assert!(bathtub(0.0) > 2.0 * bathtub(3.0));
-        assert!(bathtub(15.0) > 1.5 * bathtub(3.0));
-        assert_eq!(easter(2026), NaiveDate::from_ymd_opt(2026, 4, 5));
     }
 }

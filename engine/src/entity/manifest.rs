@@ -1,0 +1,209 @@
+//! The manifest of the entity tables: which Delta version of each table (and
+//! which SQL digest) goes with which `events` version.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use deltalake::logstore::object_store::{self, ObjectStore, ObjectStoreExt, path::Path as StorePath};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{ENTITIES_DIR, EntityDef};
+use crate::session::Engine;
+use crate::{Error, Result};
+
+/// Every entity table's state at one events version.
+pub(crate) type TableVersions = Arc<TableState>;
+
+/// One manifest object: every entity table's state at one events version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManifestEntry {
+    events_version: u64,
+    /// Each table's Delta version.
+    tables: BTreeMap<String, u64>,
+    /// The digest of the SQL each table was computed with.
+    #[serde(default)]
+    sql: BTreeMap<String, String>,
+}
+
+/// What the entity tables are at one events version: each table's Delta
+/// version and the digest of the SQL it was computed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TableState {
+    pub(crate) tables: BTreeMap<String, u64>,
+    pub(crate) sql: BTreeMap<String, String>,
+}
+
+impl TableState {
+    /// Whether `def`'s table is listed and was computed with its SQL.
+    pub(super) fn current(&self, def: &EntityDef) -> bool {
+        self.tables.contains_key(&def.name) && self.sql.get(&def.name) == Some(&def.digest)
+    }
+}
+
+/// The manifest: one object per state, `<lake>/entities/_manifest/<events
+/// version, 20 digits>-<written at, ns>.json`, put whole (a local rename or
+/// one S3 PUT: a reader never sees half of one). Keys sort by events version
+/// then time: the newest object of a version is its state, the last key
+/// the latest state. Listing starts after the last key seen (S3
+/// `start-after`), and objects are read when a state is asked for.
+#[derive(Debug, Default)]
+pub(crate) struct Manifest {
+    /// The last key listed.
+    listed: Option<StorePath>,
+    /// The newest key of each events version.
+    keys: BTreeMap<u64, StorePath>,
+    /// States read so far, by key.
+    read: HashMap<StorePath, TableVersions>,
+}
+
+/// The folder of the manifest objects under [`ENTITIES_DIR`].
+pub const MANIFEST_DIR: &str = "_manifest";
+
+/// The events version of manifest key `path` (`None`: not a manifest object).
+fn manifest_version(path: &StorePath) -> Option<u64> {
+    let name = path.filename()?.strip_suffix(".json")?;
+    let (version, at) = name.split_once('-')?;
+    at.parse::<u128>().ok()?;
+    version.parse().ok()
+}
+
+impl Manifest {
+    /// List the objects written since the last call.
+    async fn refresh(&mut self, store: &dyn ObjectStore) -> object_store::Result<()> {
+        let prefix = StorePath::from(MANIFEST_DIR);
+        let listing = match &self.listed {
+            Some(after) => store.list_with_offset(Some(&prefix), after),
+            None => store.list(Some(&prefix)),
+        };
+        let mut found: Vec<StorePath> = listing.map_ok(|m| m.location).try_collect().await?;
+        found.sort();
+        for key in found {
+            if self.listed.as_ref().is_some_and(|l| &key <= l) {
+                continue;
+            }
+            // Other files (none are written there) neither count nor move the listing on.
+            let Some(v) = manifest_version(&key) else { continue };
+            if self.keys.get(&v).is_none_or(|k| k < &key) {
+                self.keys.insert(v, key.clone());
+            }
+            self.listed = Some(key);
+        }
+        Ok(())
+    }
+
+    /// The state of events version `v` (read once, then kept).
+    async fn state(&mut self, store: &dyn ObjectStore, v: u64) -> object_store::Result<Option<TableVersions>> {
+        let Some(key) = self.keys.get(&v).cloned() else { return Ok(None) };
+        if let Some(t) = self.read.get(&key) {
+            return Ok(Some(t.clone()));
+        }
+        let bytes = store.get(&key).await?.bytes().await?;
+        let entry: ManifestEntry = serde_json::from_slice(&bytes)
+            .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
+        let state = Arc::new(TableState { tables: entry.tables, sql: entry.sql });
+        self.read.insert(key, state.clone());
+        Ok(Some(state))
+    }
+
+    async fn latest(&mut self, store: &dyn ObjectStore) -> object_store::Result<Option<(u64, TableVersions)>> {
+        let Some(v) = self.keys.keys().next_back().copied() else { return Ok(None) };
+        Ok(self.state(store, v).await?.map(|t| (v, t)))
+    }
+}
+
+/// Write the state of `events_version` as a new manifest object.
+async fn put_manifest(store: &dyn ObjectStore, events_version: u64, state: &TableState) -> object_store::Result<()> {
+    let entry = ManifestEntry { events_version, tables: state.tables.clone(), sql: state.sql.clone() };
+    let text = serde_json::to_vec(&entry)
+        .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let key = StorePath::from(format!("{MANIFEST_DIR}/{events_version:020}-{at:020}.json"));
+    let opts = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+    store.put_opts(&key, text.into(), opts).await?;
+    Ok(())
+}
+
+impl Engine {
+    /// The store under `<lake>/entities/` that holds the manifest (made once per engine).
+    fn manifest_store(&self) -> Result<Arc<dyn ObjectStore>> {
+        if let Some(s) = self.manifest_store.get() {
+            return Ok(s.clone());
+        }
+        let url = self.table_url(ENTITIES_DIR);
+        let store: Arc<dyn ObjectStore> = deltalake::logstore::store_for(&url, std::iter::empty::<(String, String)>())
+            .map_err(|source| Error::Lake { table: ENTITIES_DIR.into(), source })?;
+        Ok(self.manifest_store.get_or_init(|| store).clone())
+    }
+
+    fn manifest_error(e: object_store::Error) -> Error {
+        Error::Lake { table: format!("{ENTITIES_DIR}/{MANIFEST_DIR}"), source: e.into() }
+    }
+
+    /// The latest manifest state: the events version the entity tables reflect, and their versions.
+    pub(crate) async fn entities_latest(&self) -> Result<Option<(u64, TableVersions)>> {
+        let store = self.manifest_store()?;
+        let mut m = self.manifest.lock().await;
+        m.refresh(store.as_ref()).await.map_err(Engine::manifest_error)?;
+        m.latest(store.as_ref()).await.map_err(Engine::manifest_error)
+    }
+
+    /// The entity tables' versions for events version `v`, when a pass
+    /// brought them exactly there and every entity of this engine is listed.
+    pub(crate) async fn entities_at(&self, v: u64) -> Result<Option<TableVersions>> {
+        let store = self.manifest_store()?;
+        let mut m = self.manifest.lock().await;
+        m.refresh(store.as_ref()).await.map_err(Engine::manifest_error)?;
+        let state = m.state(store.as_ref(), v).await.map_err(Engine::manifest_error)?;
+        Ok(state.filter(|t| self.entities.iter().all(|d| t.current(d))))
+    }
+
+    /// Record `state` as the entity tables at `events_version`.
+    pub(super) async fn record_entities(&self, events_version: u64, state: &TableState) -> Result<()> {
+        let store = self.manifest_store()?;
+        put_manifest(store.as_ref(), events_version, state).await.map_err(Engine::manifest_error)
+    }
+
+    /// The events version the entity tables reflect (`None`: never built).
+    pub async fn entities_version(&self) -> Result<Option<u64>> {
+        Ok(self.entities_latest().await?.map(|(v, _)| v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn the_manifest_gives_the_newest_state_of_each_version_and_reads_only_new_keys() {
+        use object_store::local::LocalFileSystem;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let t = |v: &[(&str, u64)]| TableState {
+            tables: v.iter().map(|(k, n)| ((*k).to_string(), *n)).collect(),
+            sql: BTreeMap::new(),
+        };
+        let mut m = Manifest::default();
+        m.refresh(&store).await.unwrap();
+        assert!(m.latest(&store).await.unwrap().is_none(), "no manifest yet");
+        put_manifest(&store, 3, &t(&[("a", 1), ("b", 1)])).await.unwrap();
+        put_manifest(&store, 5, &t(&[("a", 1), ("b", 2)])).await.unwrap();
+        // Not a manifest object (a stray file): skipped.
+        std::fs::write(dir.path().join(MANIFEST_DIR).join("notes.txt"), "x").unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().0, 5);
+        assert_eq!(m.state(&store, 3).await.unwrap().unwrap().tables, t(&[("a", 1), ("b", 1)]).tables);
+        assert!(m.state(&store, 4).await.unwrap().is_none());
+        // A compaction records new table versions for the same events version: the newer object wins.
+        put_manifest(&store, 5, &t(&[("a", 2), ("b", 2)])).await.unwrap();
+        put_manifest(&store, 6, &t(&[("a", 3), ("b", 2)])).await.unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.state(&store, 5).await.unwrap().unwrap().tables, t(&[("a", 2), ("b", 2)]).tables);
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().1.tables, t(&[("a", 3), ("b", 2)]).tables);
+        // A fresh reader sees the same.
+        let mut fresh = Manifest::default();
+        fresh.refresh(&store).await.unwrap();
+        assert_eq!(fresh.keys, m.keys);
+    }
+}
