@@ -1,24 +1,12 @@
-//! HTML building blocks: escaping, the page frame (viewport, CSS that
-//! stacks on a phone), the login form and error pages. No JavaScript.
+//! HTML building blocks as maud templates: the page frame (viewport, CSS
+//! that stacks on a phone), the login form and error pages; and the URL
+//! encoding of query values. No JavaScript. Every text and attribute value
+//! goes through maud's `html!`, which escapes it; only the constant CSS and
+//! markup rendered by maud itself are spliced raw.
 
 use std::fmt::Write as _;
 
-/// `text` with `& < > " '` escaped, safe in element content and in quoted
-/// attribute values.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 /// Percent-encode `text` for a URL query value.
 pub(crate) fn url_encode(text: &str) -> String {
@@ -65,47 +53,83 @@ td.num,th.num{text-align:right}
 @media (max-width:640px){main{padding:.5rem}.headline{font-size:1.5rem}header .who{margin-left:0}}
 ";
 
-/// A whole HTML document.
-pub(crate) fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <link rel=\"icon\" href=\"data:,\">\
-         <title>{}</title><style>{CSS}</style></head><body>{body}</body></html>\n",
-        esc(title)
-    )
+/// A whole HTML document around `body` (markup rendered by maud).
+pub(crate) fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href="data:,";
+                title { (title) }
+                // Trusted: a constant of this file, spliced raw so that CSS syntax (a `>`
+                // selector, a `"` in a string) is never turned into entities.
+                style { (PreEscaped(CSS)) }
+            }
+            body { (body) }
+        }
+        "\n"
+    }
 }
 
 /// The login page, with an optional error line.
-pub(crate) fn login_page(error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default();
-    let body = format!(
-        "<main><form class=\"login\" method=\"post\" action=\"/login\">\
-         <h1>Fieldhouse</h1>{error}\
-         <label for=\"token\">Access token</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-         <button type=\"submit\">Sign in</button></form></main>"
-    );
-    document("Sign in · Fieldhouse", &body)
+pub(crate) fn login_page(error: Option<&str>) -> Markup {
+    let body = html! {
+        main {
+            form class="login" method="post" action="/login" {
+                h1 { "Fieldhouse" }
+                @if let Some(e) = error {
+                    p class="error" role="alert" { (e) }
+                }
+                label for="token" { "Access token" }
+                input id="token" name="token" type="password" autocomplete="current-password" required autofocus;
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    document("Sign in · Fieldhouse", body)
 }
 
 /// A short page for an error status.
-pub(crate) fn message_page(title: &str, message: &str) -> String {
-    let body = format!(
-        "<main><section class=\"card\"><h1>{}</h1><p>{}</p><p><a href=\"/\">Back to the dashboard</a></p></section></main>",
-        esc(title),
-        esc(message)
-    );
-    document(title, &body)
+pub(crate) fn message_page(title: &str, message: &str) -> Markup {
+    let body = html! {
+        main {
+            section class="card" {
+                h1 { (title) }
+                p { (message) }
+                p { a href="/" { "Back to the dashboard" } }
+            }
+        }
+    };
+    document(title, body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const HOSTILE: &str = "<script>alert(1)</script>";
+
     #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    fn text_from_outside_is_escaped_by_maud() {
+        let page = message_page(HOSTILE, "\"quoted\" & <b>bold</b>").into_string();
+        assert!(page.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>"), "{page}");
+        assert!(page.contains("<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>"), "{page}");
+        assert!(page.contains("<p>&quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;</p>"), "{page}");
+        assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
+        let login = login_page(Some(HOSTILE)).into_string();
+        assert!(login.contains("<p class=\"error\" role=\"alert\">&lt;script&gt;"), "{login}");
+        assert!(!login.contains("<script>"), "{login}");
+    }
+
+    #[test]
+    fn the_frame_keeps_its_css_raw() {
+        let page = login_page(None).into_string();
+        assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+        assert!(page.contains("name=\"viewport\"") && page.contains("name=\"token\""), "{page}");
+        assert!(page.contains(&format!("<style>{CSS}</style>")), "the CSS as written: {page}");
+        assert!(!page.contains("role=\"alert\""), "no error line without an error");
     }
 
     #[test]

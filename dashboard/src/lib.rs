@@ -14,7 +14,8 @@
 //!   without waiting when nothing changed; filter choices and labels.
 //! - [`filters`]: period, region, product, agent from the query string.
 //! - [`auth`]: the session cookie.
-//! - [`html`]: escaping, the page frame and CSS, login and error pages.
+//! - [`html`](mod@html): the page frame and CSS, login and error pages, as maud
+//!   templates (maud escapes every value spliced into a page).
 
 mod auth;
 mod data;
@@ -23,7 +24,6 @@ mod html;
 mod pages;
 mod sections;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -34,10 +34,10 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use fieldhouse_engine::cache::KpiCache;
 use fieldhouse_engine::{Caller, Engine};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::filters::{FilterQuery, Filters};
-use crate::html::esc;
 use crate::pages::Page;
 
 /// Maps a login token to the caller it stands for; `None` = unknown or revoked.
@@ -87,8 +87,8 @@ pub async fn warm(state: &DashboardState, callers: &[Caller]) {
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-fn html_response(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
+fn html_response(status: StatusCode, body: Markup) -> Response {
+    let mut r = (status, body.into_string()).into_response();
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -160,7 +160,7 @@ async fn render(
     caller: &Caller,
     page: Page,
     filters: &Filters,
-) -> Result<String, (StatusCode, String)> {
+) -> Result<Markup, (StatusCode, String)> {
     let version = state.engine.lake_version().await.map_err(|e| {
         tracing::warn!(error = %e, "dashboard: reading the lake version");
         (StatusCode::SERVICE_UNAVAILABLE, "The data lake cannot be read right now.".to_string())
@@ -175,63 +175,79 @@ async fn render(
     .await;
 
     let qs = filters.query_string();
-    let mut body = String::from("<header><h1>Fieldhouse</h1><nav>");
-    for p in Page::ALL.iter().filter(|p| !p.readable(catalog, caller.role).is_empty()) {
-        let class = if *p == page { " class=\"current\" aria-current=\"page\"" } else { "" };
-        let _ = write!(body, "<a href=\"/dashboard/{}{}\"{class}>{}</a>", p.slug(), esc(&qs), p.title());
-    }
+    let pages: Vec<Page> = Page::ALL.iter().copied().filter(|p| !p.readable(catalog, caller.role).is_empty()).collect();
     let who = match &caller.agent_id {
         Some(a) => format!("{} · {}", caller.role, names.agent(&a.hyphenated().to_string())),
         None => caller.role.to_string(),
     };
-    let _ = write!(
-        body,
-        "</nav><div class=\"who\"><span>{}</span><form method=\"post\" action=\"/logout\">\
-         <button type=\"submit\">Sign out</button></form></div></header><main>",
-        esc(&who)
-    );
-    body.push_str(&filter_form(page, filters, &names));
-    body.push_str("<div class=\"grid\">");
-    for c in cards {
-        body.push_str(&c);
-    }
-    body.push_str("</div></main>");
-    Ok(html::document(&format!("{} · Fieldhouse", page.title()), &body))
+    let body = html! {
+        header {
+            h1 { "Fieldhouse" }
+            nav {
+                @for p in &pages {
+                    @let current = *p == page;
+                    a href={ "/dashboard/" (p.slug()) (qs) }
+                        class=[current.then_some("current")]
+                        aria-current=[current.then_some("page")] { (p.title()) }
+                }
+            }
+            div class="who" {
+                span { (who) }
+                form method="post" action="/logout" {
+                    button type="submit" { "Sign out" }
+                }
+            }
+        }
+        main {
+            (filter_form(page, filters, &names))
+            div class="grid" {
+                @for c in &cards {
+                    (c)
+                }
+            }
+        }
+    };
+    Ok(html::document(&format!("{} · Fieldhouse", page.title()), body))
 }
 
-fn filter_form(page: Page, f: &Filters, names: &data::Names) -> String {
-    let select = |name: &str, label: &str, options: &[(String, String)], selected: &Option<String>| -> String {
-        let mut s =
-            format!("<label>{label}<select name=\"{name}\" id=\"filter-{name}\"><option value=\"\">all</option>");
-        let mut found = false;
-        for (id, text) in options {
-            let sel = if selected.as_deref() == Some(id.as_str()) {
-                found = true;
-                " selected"
-            } else {
-                ""
-            };
-            let _ = write!(s, "<option value=\"{}\"{sel}>{}</option>", esc(id), esc(text));
+/// One `<select>` of the filter form in its `<label>`: "all", the choices,
+/// and the chosen value even when it is not among the choices.
+fn select(name: &str, caption: &str, options: &[(String, String)], chosen: Option<&str>) -> Markup {
+    let found = options.iter().any(|(id, _)| chosen == Some(id.as_str()));
+    html! {
+        label {
+            (caption)
+            select name=(name) id={ "filter-" (name) } {
+                option value="" { "all" }
+                @for (id, text) in options {
+                    option value=(id) selected[chosen == Some(id.as_str())] { (text) }
+                }
+                @if let (Some(v), false) = (chosen, found) {
+                    option value=(v) selected { (data::short_id(v)) }
+                }
+            }
         }
-        if let (Some(v), false) = (selected, found) {
-            let _ = write!(s, "<option value=\"{}\" selected>{}</option>", esc(v), esc(&data::short_id(v)));
-        }
-        s.push_str("</select></label>");
-        s
-    };
+    }
+}
+
+fn filter_form(page: Page, f: &Filters, names: &data::Names) -> Markup {
     let regions: Vec<(String, String)> = names.regions.iter().map(|r| (r.clone(), r.clone())).collect();
-    format!(
-        "<form class=\"filters\" method=\"get\" action=\"/dashboard/{}\">\
-         <label>from<input type=\"date\" name=\"from\" id=\"filter-from\" value=\"{}\"></label>\
-         <label>until (incl.)<input type=\"date\" name=\"until\" id=\"filter-until\" value=\"{}\"></label>\
-         {}{}{}<button type=\"submit\" id=\"apply\">Apply</button></form>",
-        page.slug(),
-        f.from.format("%Y-%m-%d"),
-        f.until.format("%Y-%m-%d"),
-        select("region", "region", &regions, &f.region),
-        select("product", "product", &names.products, &f.product),
-        select("agent", "agent", &names.agents, &f.agent),
-    )
+    html! {
+        form class="filters" method="get" action={ "/dashboard/" (page.slug()) } {
+            label {
+                "from"
+                input type="date" name="from" id="filter-from" value=(f.from.format("%Y-%m-%d"));
+            }
+            label {
+                "until (incl.)"
+                input type="date" name="until" id="filter-until" value=(f.until.format("%Y-%m-%d"));
+            }
+            (select("region", "region", &regions, f.region.as_deref()))
+            (select("product", "product", &names.products, f.product.as_deref()))
+            (select("agent", "agent", &names.agents, f.agent.as_deref()))
+            button type="submit" id="apply" { "Apply" }
+        }
+    }
 }
 
 async fn login_form() -> Response {
@@ -256,4 +272,42 @@ async fn login(State(state): State<DashboardState>, Form(form): Form<LoginForm>)
 
 async fn logout() -> Response {
     redirect("/login", Some(auth::logout_cookie()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_form_escapes_values_in_attributes_and_text() {
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+        let hostile = "\"><script>alert(1)</script>";
+        let f = Filters { from: day(1), until: day(31), region: Some(hostile.into()), product: None, agent: None };
+        let names = data::Names { regions: vec!["North".into()], ..Default::default() };
+        let form = filter_form(Page::Management, &f, &names).into_string();
+        let escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;";
+        assert_eq!(
+            form,
+            format!(
+                "<form class=\"filters\" method=\"get\" action=\"/dashboard/management\">\
+                 <label>from<input type=\"date\" name=\"from\" id=\"filter-from\" value=\"2026-10-01\">\
+                 </label><label>until (incl.)\
+                 <input type=\"date\" name=\"until\" id=\"filter-until\" value=\"2026-10-31\"></label>\
+                 <label>region<select name=\"region\" id=\"filter-region\"><option value=\"\">all</option>\
+                 <option value=\"North\">North</option>\
+                 <option value=\"{escaped}\" selected>{escaped}</option></select></label>\
+                 <label>product<select name=\"product\" id=\"filter-product\">\
+                 <option value=\"\">all</option></select></label>\
+                 <label>agent<select name=\"agent\" id=\"filter-agent\">\
+                 <option value=\"\">all</option></select></label>\
+                 <button type=\"submit\" id=\"apply\">Apply</button></form>"
+            )
+        );
+        assert!(!form.contains("<script>"));
+        // A chosen value among the choices is selected there, not added again.
+        let f = Filters { region: Some("North".into()), ..f };
+        let form = filter_form(Page::Management, &f, &names).into_string();
+        assert!(form.contains("<option value=\"North\" selected>North</option></select>"), "{form}");
+    }
 }

@@ -11,11 +11,11 @@ use std::fmt::Write as _;
 
 use fieldhouse_engine::{Caller, KpiDef, KpiRequest};
 use fieldhouse_reports::charts::{self, Chart, ChartData, Series};
+use maud::{Markup, PreEscaped, html};
 
 use crate::DashboardState;
 use crate::data::{self, Answer, Names, Row, num, short_id, text};
 use crate::filters::Filters;
-use crate::html::esc;
 use crate::pages::Section;
 
 /// What one section needs to compute.
@@ -84,9 +84,9 @@ async fn rows(ctx: &Ctx<'_>, plan: &Plan) -> Result<(Vec<Row>, Answer), String> 
 }
 
 /// The card of `section`.
-pub(crate) async fn card(section: Section, ctx: &Ctx<'_>) -> String {
+pub(crate) async fn card(section: Section, ctx: &Ctx<'_>) -> Markup {
     let Ok(def) = ctx.state.engine.catalog().get(section.kpi()) else {
-        return String::new();
+        return Markup::default();
     };
     let body = match section {
         Section::SlaTrend => sla_trend(def, ctx).await,
@@ -97,31 +97,31 @@ pub(crate) async fn card(section: Section, ctx: &Ctx<'_>) -> String {
         Section::Receivables => receivables(def, ctx).await,
         Section::Claims => claims(def, ctx).await,
     };
-    let body = body.unwrap_or_else(|e| format!("<p class=\"error\">{}</p>", esc(&e)));
-    format!(
-        "<section class=\"card\" id=\"{}\" data-kpi=\"{}\"><h2>{}</h2>{body}</section>",
-        section.id(),
-        esc(&def.name),
-        esc(section.title())
-    )
+    let body = body.unwrap_or_else(|e| html! { p class="error" { (e) } });
+    html! {
+        section class="card" id=(section.id()) data-kpi=(def.name) {
+            h2 { (section.title()) }
+            (body)
+        }
+    }
 }
 
-type Html = Result<String, String>;
+type Html = Result<Markup, String>;
 
-fn headline(section: &str, value: Option<f64>, unit: &str, decimals: usize, caption: &str) -> String {
+fn headline(section: &str, value: Option<f64>, unit: &str, decimals: usize, caption: &str) -> Markup {
     let shown = value.map(|v| format!("{}{unit}", fmt(v, decimals))).unwrap_or_else(|| "–".to_string());
     // `+ 0.0` turns the -0.0 of an empty float sum into 0.
     let value = value.map(|v| v + 0.0);
     let data = value.map(|v| format!("{v}")).unwrap_or_default();
-    format!(
-        "<p class=\"headline\" id=\"{section}-value\" data-value=\"{}\">{}<small> {}</small></p>",
-        esc(&data),
-        esc(&shown),
-        esc(caption)
-    )
+    html! {
+        p class="headline" id={ (section) "-value" } data-value=(data) {
+            (shown)
+            small { " " (caption) }
+        }
+    }
 }
 
-fn chart(c: &Chart) -> String {
+fn chart(c: &Chart) -> Markup {
     // A bar chart of one category draws its bar with a negative width in
     // reports' charts (plotters' 0..0 segment): pad it with an empty slot.
     let mut padded;
@@ -139,18 +139,28 @@ fn chart(c: &Chart) -> String {
         _ => c,
     };
     match charts::to_svg(c) {
-        Ok(svg) => {
-            let svg = svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(&c.title)), 1);
-            format!("<div class=\"chart\">{svg}</div>")
-        }
+        // Trusted markup: the reports crate draws the SVG with plotters' SVG backend, which
+        // escapes every text it writes (titles, axis labels, category names from the data).
+        // Its opening tag gets the chart's title as an accessible label, escaped by maud.
+        Ok(svg) => html! {
+            div class="chart" {
+                @if let Some((before, after)) = svg.split_once("<svg ") {
+                    (PreEscaped(before))
+                    (PreEscaped("<svg role=\"img\" aria-label=\"")) (c.title) (PreEscaped("\" "))
+                    (PreEscaped(after))
+                } @else {
+                    (PreEscaped(&svg))
+                }
+            }
+        },
         Err(e) => {
             tracing::warn!(chart = %c.title, error = %e, "drawing a chart");
-            "<p class=\"note\">The chart could not be drawn.</p>".to_string()
+            html! { p class="note" { "The chart could not be drawn." } }
         }
     }
 }
 
-fn notes(plans: &[&Plan], extra: &str, answer: Option<&Answer>) -> String {
+fn notes(plans: &[&Plan], extra: &str, answer: Option<&Answer>) -> Markup {
     let mut out = String::new();
     let mut skipped: Vec<&str> = plans.iter().flat_map(|p| p.not_applied.iter().copied()).collect();
     skipped.sort_unstable();
@@ -163,27 +173,32 @@ fn notes(plans: &[&Plan], extra: &str, answer: Option<&Answer>) -> String {
         let _ =
             write!(out, " Computed {} at lake version {}.", a.computed_at.format("%Y-%m-%d %H:%M UTC"), a.lake_version);
     }
-    format!("<p class=\"note\">{}</p>", esc(out.trim()))
+    html! { p class="note" { (out.trim()) } }
 }
 
 /// Tables: header cells and rows of cells, numeric columns right-aligned.
-fn table(head: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table><thead><tr>");
-    for (i, h) in head.iter().enumerate() {
-        let class = if numeric.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
-        let _ = write!(out, "<th{class}>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for r in rows {
-        out.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            let class = if numeric.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
-            let _ = write!(out, "<td{class}>{}</td>", esc(c));
+fn table(head: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> Markup {
+    let class = |i: usize| numeric.get(i).copied().unwrap_or(false).then_some("num");
+    html! {
+        table {
+            thead {
+                tr {
+                    @for (i, h) in head.iter().enumerate() {
+                        th class=[class(i)] { (h) }
+                    }
+                }
+            }
+            tbody {
+                @for r in rows {
+                    tr {
+                        @for (i, c) in r.iter().enumerate() {
+                            td class=[class(i)] { (c) }
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
-    out
 }
 
 /// `v` with `decimals` decimals and thin thousands separators.
@@ -224,7 +239,7 @@ async fn sla_trend(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     let (resp, answer) = rows(ctx, &weekly).await?;
     let met: f64 = resp.iter().filter_map(|r| num(r, "met")).sum();
     let breached: f64 = resp.iter().filter_map(|r| num(r, "breached")).sum();
-    let mut out = headline(
+    let head = headline(
         "sla-trend",
         pct(met, met + breached),
         " %",
@@ -251,18 +266,18 @@ async fn sla_trend(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     if resolution.is_some() {
         series.push(Series { name: "resolution".into(), values: weeks.values().map(|v| v.1).collect() });
     }
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "SLA met, % by week".into(),
         x_label: "week starting".into(),
         y_label: "% met".into(),
         data: ChartData::Line { categories, series },
-    }));
-    out.push_str(&notes(
+    });
+    let note = notes(
         &plans,
         "Orders whose clock ended in the period; open orders past their deadline count as breached.",
         Some(&answer),
-    ));
-    Ok(out)
+    );
+    Ok(html! { (head) (drawn) (note) })
 }
 
 async fn response_time(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
@@ -270,7 +285,7 @@ async fn response_time(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     let (rows_total, answer) = rows(ctx, &total).await?;
     let t = rows_total.first();
     let orders = t.and_then(|r| num(r, "orders")).unwrap_or(0.0);
-    let mut out = headline(
+    let head = headline(
         "response-time",
         t.and_then(|r| num(r, "business_median_min")),
         " min",
@@ -291,14 +306,14 @@ async fn response_time(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
         }
         _ => (vec![], vec![]),
     };
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "Opened → first arrival".into(),
         x_label: String::new(),
         y_label: "minutes".into(),
         data: ChartData::Bar { categories, values },
-    }));
-    out.push_str(&notes(&[&total], "By first arrival in the period.", Some(&answer)));
-    Ok(out)
+    });
+    let note = notes(&[&total], "By first arrival in the period.", Some(&answer));
+    Ok(html! { (head) (drawn) (note) })
 }
 
 async fn first_time_fix(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
@@ -307,14 +322,14 @@ async fn first_time_fix(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     let (regions, answer) = rows(ctx, &by_region).await?;
     let orders: f64 = regions.iter().filter_map(|r| num(r, "orders")).sum();
     let fixed: f64 = regions.iter().filter_map(|r| num(r, "first_time_fixed")).sum();
-    let mut out = headline(
+    let head = headline(
         "first-time-fix",
         pct(fixed, orders),
         " %",
         2,
         &format!("fixed first time ({} of {} orders)", fmt(fixed, 0), fmt(orders, 0)),
     );
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "First-time fix, % by region".into(),
         x_label: "region".into(),
         y_label: "% fixed first time".into(),
@@ -322,13 +337,13 @@ async fn first_time_fix(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             categories: regions.iter().map(|r| text(r, "region").unwrap_or_else(|| "(none)".into())).collect(),
             values: regions.iter().map(|r| num(r, "ftf_pct").unwrap_or(0.0)).collect(),
         },
-    }));
-    out.push_str(&notes(
+    });
+    let note = notes(
         &[&by_region],
         "Corrective orders completed in the period; a new order within 30 days spoils the fix.",
         Some(&answer),
-    ));
-    Ok(out)
+    );
+    Ok(html! { (head) (drawn) (note) })
 }
 
 /// The worse of an open order's two SLA states.
@@ -362,14 +377,14 @@ async fn backlog(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             counts[i] += 1.0;
         }
     }
-    let mut out = headline(
+    let head = headline(
         "backlog",
         Some(list.len() as f64),
         "",
         0,
         &format!("open orders, {} breached, {} at risk", fmt(counts[0], 0), fmt(counts[1], 0)),
     );
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "Open orders by SLA state".into(),
         x_label: String::new(),
         y_label: "orders".into(),
@@ -377,7 +392,7 @@ async fn backlog(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             categories: if list.is_empty() { vec![] } else { ORDER.iter().map(|s| s.to_string()).collect() },
             values: counts.to_vec(),
         },
-    }));
+    });
     let next: Vec<Vec<String>> = list
         .iter()
         .filter(|r| text(r, "next_deadline").is_some())
@@ -393,16 +408,23 @@ async fn backlog(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             ]
         })
         .collect();
-    if !next.is_empty() {
-        out.push_str("<h3 class=\"note\">Next to breach</h3>");
-        out.push_str(&table(
+    let next_table = (!next.is_empty()).then(|| {
+        table(
             &["order", "priority", "region", "state", "hours to deadline", "age h"],
             &[false, false, false, false, true, true],
             &next,
-        ));
-    }
-    out.push_str(&notes(&[&p], "Open orders now, whatever the period.", Some(&answer)));
-    Ok(out)
+        )
+    });
+    let note = notes(&[&p], "Open orders now, whatever the period.", Some(&answer));
+    Ok(html! {
+        (head)
+        (drawn)
+        @if let Some(t) = next_table {
+            h3 class="note" { "Next to breach" }
+            (t)
+        }
+        (note)
+    })
 }
 
 async fn parts_pareto(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
@@ -415,7 +437,7 @@ async fn parts_pareto(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             .then_with(|| text(a, "part").cmp(&text(b, "part")))
     });
     let total: f64 = parts.iter().filter_map(|r| num(r, "cost_cents")).sum();
-    let mut out = headline(
+    let head = headline(
         "parts-pareto",
         Some(total / 100.0),
         "",
@@ -424,7 +446,7 @@ async fn parts_pareto(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     );
     let label = |r: &Row| text(r, "part").map(|id| ctx.names.part(&id)).unwrap_or_else(|| "(unknown)".into());
     let top: Vec<&Row> = parts.iter().take(15).collect();
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "Parts by cost, with cumulative share".into(),
         x_label: "part".into(),
         y_label: "cost".into(),
@@ -432,7 +454,7 @@ async fn parts_pareto(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             categories: top.iter().map(|r| label(r)).collect(),
             values: top.iter().map(|r| num(r, "cost_cents").unwrap_or(0.0) / 100.0).collect(),
         },
-    }));
+    });
     let mut cum = 0.0;
     let table_rows: Vec<Vec<String>> = parts
         .iter()
@@ -448,11 +470,10 @@ async fn parts_pareto(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             ]
         })
         .collect();
-    if !table_rows.is_empty() {
-        out.push_str(&table(&["part", "quantity", "cost", "cum. %"], &[false, true, true, true], &table_rows));
-    }
-    out.push_str(&notes(&[&p], "Consumed in the period; cost as recorded at consumption.", Some(&answer)));
-    Ok(out)
+    let top_table = (!table_rows.is_empty())
+        .then(|| table(&["part", "quantity", "cost", "cum. %"], &[false, true, true, true], &table_rows));
+    let note = notes(&[&p], "Consumed in the period; cost as recorded at consumption.", Some(&answer));
+    Ok(html! { (head) (drawn) @if let Some(t) = top_table { (t) } (note) })
 }
 
 async fn receivables(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
@@ -470,14 +491,14 @@ async fn receivables(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     }
     let total: f64 = open.iter().sum();
     let overdue: f64 = open[2..].iter().sum();
-    let mut out = headline(
+    let head = headline(
         "receivables",
         Some(total / 100.0),
         "",
         2,
         &format!("open on {} ({} more than 30 days past due)", ctx.filters.until, money(overdue)),
     );
-    out.push_str(&chart(&Chart {
+    let drawn = chart(&Chart {
         title: "Open receivables by days past due".into(),
         x_label: "days past due".into(),
         y_label: "open amount".into(),
@@ -485,12 +506,12 @@ async fn receivables(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             categories: if rows_.is_empty() { vec![] } else { BUCKETS.iter().map(|b| b.to_string()).collect() },
             values: open.iter().map(|c| c / 100.0).collect(),
         },
-    }));
+    });
     let table_rows: Vec<Vec<String>> =
         BUCKETS.iter().enumerate().map(|(i, b)| vec![b.to_string(), fmt(invoices[i], 0), money(open[i])]).collect();
-    out.push_str(&table(&["bucket", "invoices", "open"], &[false, true, true], &table_rows));
-    out.push_str(&notes(&[&p], "Aged at the last day of the period.", Some(&answer)));
-    Ok(out)
+    let buckets = table(&["bucket", "invoices", "open"], &[false, true, true], &table_rows);
+    let note = notes(&[&p], "Aged at the last day of the period.", Some(&answer));
+    Ok(html! { (head) (drawn) (buckets) (note) })
 }
 
 async fn claims(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
@@ -512,8 +533,8 @@ async fn claims(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
     }
     let filed: f64 = agents.values().map(|v| v.0[0]).sum();
     let payable: f64 = agents.values().map(|v| v.0[6]).sum();
-    let mut out = headline("claims", Some(filed), "", 0, &format!("claims filed, {} payable", money(payable)));
-    out.push_str(&chart(&Chart {
+    let head = headline("claims", Some(filed), "", 0, &format!("claims filed, {} payable", money(payable)));
+    let drawn = chart(&Chart {
         title: "Claims filed by agent".into(),
         x_label: "agent".into(),
         y_label: "claims".into(),
@@ -521,7 +542,7 @@ async fn claims(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             categories: agents.keys().map(|a| ctx.names.agent(a)).collect(),
             values: agents.values().map(|v| v.0[0]).collect(),
         },
-    }));
+    });
     let table_rows: Vec<Vec<String>> = agents
         .iter()
         .map(|(a, (v, reasons))| {
@@ -538,15 +559,15 @@ async fn claims(def: &KpiDef, ctx: &Ctx<'_>) -> Html {
             ]
         })
         .collect();
-    if !table_rows.is_empty() {
-        out.push_str(&table(
+    let per_agent = (!table_rows.is_empty()).then(|| {
+        table(
             &["agent", "filed", "approved", "rejected", "pending", "claimed", "approved", "payable", "rejected for"],
             &[false, true, true, true, true, true, true, true, false],
             &table_rows,
-        ));
-    }
-    out.push_str(&notes(&[&p], "Claims filed in the period.", Some(&answer)));
-    Ok(out)
+        )
+    });
+    let note = notes(&[&p], "Claims filed in the period.", Some(&answer));
+    Ok(html! { (head) (drawn) @if let Some(t) = per_agent { (t) } (note) })
 }
 
 #[cfg(test)]
@@ -560,5 +581,21 @@ mod tests {
         assert_eq!(fmt(-1500.0, 0), "-1,500");
         assert_eq!(fmt(-0.001, 2), "0.00");
         assert_eq!(fmt(0.0, 0), "0");
+    }
+
+    #[test]
+    fn headline_and_table_escape_their_values() {
+        let h = headline("x", Some(1.5), " %", 1, "<script>alert(1)</script>").into_string();
+        assert_eq!(
+            h,
+            "<p class=\"headline\" id=\"x-value\" data-value=\"1.5\">1.5 %\
+             <small> &lt;script&gt;alert(1)&lt;/script&gt;</small></p>"
+        );
+        let t = table(&["a<b", "n"], &[false, true], &[vec!["\"><script>".into(), "1".into()]]).into_string();
+        assert_eq!(
+            t,
+            "<table><thead><tr><th>a&lt;b</th><th class=\"num\">n</th></tr></thead>\
+             <tbody><tr><td>&quot;&gt;&lt;script&gt;</td><td class=\"num\">1</td></tr></tbody></table>"
+        );
     }
 }

@@ -1,14 +1,16 @@
 //! Turning KPI results into report files: CSV per table, charts (SVG inline
 //! in the HTML, PNG per chart), the self-contained HTML page and the
 //! manifest. Pure functions: bytes in memory, no I/O, no clock, so the same
-//! results always give the same bytes.
+//! results always give the same bytes. The HTML is a maud template: every
+//! value is spliced with `(..)` and so escaped; only our own CSS and the
+//! plotters SVG go in as `PreEscaped`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -297,21 +299,6 @@ pub(crate) fn total_cell(column: &str, value: f64, integer: bool) -> String {
     if column.ends_with("_cents") && integer { format_cents(value as i64) } else { number_text(value, integer) }
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:2em auto;max-width:60em;color:#222}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
 .meta{color:#555;font-size:.9em}.meta td{padding-right:1.5em}.note{color:#555;font-size:.9em}\
@@ -320,106 +307,182 @@ table.data th,table.data td{border:1px solid #ddd;padding:.25em .6em;text-align:
 table.data td.n{text-align:right}table.data tfoot td{font-weight:bold;background:#f4f4f4}\
 .chart svg{max-width:100%;height:auto}footer{margin-top:3em;color:#777;font-size:.8em}";
 
+/// What a section shows as its table in the HTML, worked out before the
+/// markup is written (building it can fail; writing the markup cannot).
+enum SectionTable {
+    /// The section has `table = false`.
+    Hidden,
+    /// The KPI returned no rows for the period.
+    Empty,
+    Rows(DataTable),
+}
+
+/// A section's table cells, as text; the markup escapes them.
+struct DataTable {
+    headers: Vec<String>,
+    /// At most [`MAX_TABLE_ROWS`] rows.
+    rows: Vec<Vec<String>>,
+    /// Per column: numeric, so the cells are right-aligned (`class="n"`).
+    numeric: Vec<bool>,
+    /// The `<tfoot>` cells when the section has totals.
+    footer: Option<Vec<String>>,
+}
+
+fn section_table(s: &SectionResult) -> Result<SectionTable> {
+    if !s.def.table {
+        return Ok(SectionTable::Hidden);
+    }
+    let Some(batch) = s.rows.as_ref().filter(|b| b.num_rows() > 0) else { return Ok(SectionTable::Empty) };
+    let (headers, rows) = display_rows(batch, MAX_TABLE_ROWS)?;
+    let numeric: Vec<bool> = batch.columns().iter().map(|c| c.data_type().is_numeric()).collect();
+    let footer = if s.def.totals.is_empty() {
+        None
+    } else {
+        let sums: BTreeMap<String, (f64, bool)> = totals(s)?.into_iter().map(|(c, v, i)| (c, (v, i))).collect();
+        let cells: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(k, field)| match sums.get(field.name()) {
+                Some((v, i)) => total_cell(field.name(), *v, *i),
+                None if k == 0 => "Total".to_owned(),
+                None => String::new(),
+            })
+            .collect();
+        Some(cells)
+    };
+    Ok(SectionTable::Rows(DataTable { headers, rows, numeric, footer }))
+}
+
+/// The self-contained HTML page. Every value is spliced with maud's `(..)`,
+/// which escapes it; the only raw markup is our own CSS and the charts' SVG.
 fn to_html(def: &ReportDef, m: &Manifest, sections: &[SectionResult], svgs: &[Option<String>]) -> Result<String> {
-    let mut h = String::new();
-    let title = match m.agent {
+    let heading = match m.agent {
         Some(a) => format!("{} — agent {a}", def.title),
         None => def.title.clone(),
     };
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} {}</title><style>{STYLE}</style></head><body>\n",
-        esc(&title),
-        esc(&m.period)
-    );
-    let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
-    if !def.description.is_empty() {
-        let _ = writeln!(h, "<p>{}</p>", esc(&def.description));
-    }
-    let _ = writeln!(
-        h,
-        "<table class=\"meta\"><tr><td>Period</td><td><b>{}</b> ({} to {}, end exclusive, {})</td></tr>\
-         <tr><td>Lake version</td><td><b>{}</b></td></tr>{}</table>",
-        esc(&m.period),
-        esc(&m.period_start),
-        esc(&m.period_end),
-        esc(&m.time_zone),
-        m.lake_version,
-        m.agent.map(|a| format!("<tr><td>Service agent</td><td>{a}</td></tr>")).unwrap_or_default()
-    );
-    for (s, svg) in sections.iter().zip(svgs) {
-        let _ = writeln!(h, "<section id=\"{}\"><h2>{}</h2>", esc(s.def.id()), esc(&s.def.title));
-        if !s.def.note.is_empty() {
-            let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&s.def.note));
-        }
-        let _ = writeln!(
-            h,
-            "<p class=\"note\">KPI <code>{}</code>, {} to {}{}{}</p>",
-            esc(&s.def.kpi),
-            esc(&s.params.from.to_rfc3339()),
-            esc(&s.params.to.to_rfc3339()),
-            if s.def.by.is_empty() { String::new() } else { format!(", by {}", esc(&s.def.by.join(", "))) },
-            s.def.filters.iter().map(|(k, v)| format!(", {}={}", esc(k), esc(v))).collect::<String>()
-        );
-        if let Some(svg) = svg {
-            let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
-        }
-        if s.def.table {
-            match &s.rows {
-                Some(batch) if batch.num_rows() > 0 => {
-                    let (headers, rows) = display_rows(batch, MAX_TABLE_ROWS)?;
-                    let numeric: Vec<bool> = batch.columns().iter().map(|c| c.data_type().is_numeric()).collect();
-                    h.push_str("<table class=\"data\"><thead><tr>");
-                    for head in &headers {
-                        let _ = write!(h, "<th>{}</th>", esc(head));
-                    }
-                    h.push_str("</tr></thead><tbody>\n");
-                    for row in rows {
-                        h.push_str("<tr>");
-                        for (cell, num) in row.iter().zip(&numeric) {
-                            let _ = write!(h, "<td{}>{}</td>", if *num { " class=\"n\"" } else { "" }, esc(cell));
+    let views = sections.iter().map(section_table).collect::<Result<Vec<_>>>()?;
+    let page = html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (heading) " " (m.period) }
+                // STYLE is a constant of ours (trusted CSS); escaping would only mangle it.
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                "\n"
+                h1 { (heading) } "\n"
+                @if !def.description.is_empty() {
+                    p { (def.description) } "\n"
+                }
+                table.meta {
+                    tr {
+                        td { "Period" }
+                        td {
+                            b { (m.period) }
+                            " (" (m.period_start) " to " (m.period_end) ", end exclusive, " (m.time_zone) ")"
                         }
-                        h.push_str("</tr>\n");
                     }
-                    h.push_str("</tbody>");
-                    if !s.def.totals.is_empty() {
-                        let sums: BTreeMap<String, (f64, bool)> =
-                            totals(s)?.into_iter().map(|(c, v, i)| (c, (v, i))).collect();
-                        h.push_str("<tfoot><tr>");
-                        for (k, field) in batch.schema().fields().iter().enumerate() {
-                            let cell = match sums.get(field.name()) {
-                                Some((v, i)) => total_cell(field.name(), *v, *i),
-                                None if k == 0 => "Total".to_owned(),
-                                None => String::new(),
-                            };
-                            let _ = write!(h, "<td class=\"n\">{}</td>", esc(&cell));
+                    tr {
+                        td { "Lake version" }
+                        td { b { (m.lake_version) } }
+                    }
+                    @if let Some(agent) = m.agent {
+                        tr {
+                            td { "Service agent" }
+                            td { (agent) }
                         }
-                        h.push_str("</tr></tfoot>");
-                    }
-                    h.push_str("</table>\n");
-                    if s.num_rows() > MAX_TABLE_ROWS {
-                        let _ = writeln!(
-                            h,
-                            "<p class=\"note\">First {MAX_TABLE_ROWS} of {} rows; all rows are in {}.csv.</p>",
-                            s.num_rows(),
-                            esc(s.def.id())
-                        );
                     }
                 }
-                _ => h.push_str("<p class=\"note\">No rows for this period.</p>\n"),
+                "\n"
+                @for ((s, svg), view) in sections.iter().zip(svgs).zip(&views) {
+                    (section_html(s, svg.as_deref(), view))
+                }
+                footer {
+                    "Fieldhouse report " code { (m.report) } ", period " (m.period)
+                    ", computed as of lake version " (m.lake_version)
+                    ". Rerunning it for the same period and lake version gives the same numbers."
+                }
             }
         }
-        h.push_str("</section>\n");
+        "\n"
+    };
+    Ok(page.into_string())
+}
+
+/// One section of the HTML page: heading, notes, chart and table.
+fn section_html(s: &SectionResult, svg: Option<&str>, view: &SectionTable) -> Markup {
+    html! {
+        section id=(s.def.id()) {
+            h2 { (s.def.title) } "\n"
+            @if !s.def.note.is_empty() {
+                p.note { (s.def.note) } "\n"
+            }
+            p.note {
+                "KPI " code { (s.def.kpi) } ", " (s.params.from.to_rfc3339()) " to " (s.params.to.to_rfc3339())
+                @if !s.def.by.is_empty() {
+                    ", by " (s.def.by.join(", "))
+                }
+                @for (k, v) in &s.def.filters {
+                    ", " (k) "=" (v)
+                }
+            }
+            "\n"
+            @if let Some(svg) = svg {
+                // Trusted markup: SVG drawn by plotters (charts::to_svg) from our
+                // numbers; plotters escapes the labels' text itself.
+                div.chart { (PreEscaped(svg)) } "\n"
+            }
+            @match view {
+                SectionTable::Hidden => {}
+                SectionTable::Empty => {
+                    p.note { "No rows for this period." } "\n"
+                }
+                SectionTable::Rows(t) => {
+                    table.data {
+                        thead {
+                            tr {
+                                @for head in &t.headers {
+                                    th { (head) }
+                                }
+                            }
+                        }
+                        tbody {
+                            "\n"
+                            @for row in &t.rows {
+                                tr {
+                                    @for (cell, numeric) in row.iter().zip(t.numeric.iter().copied()) {
+                                        td class=[numeric.then_some("n")] { (cell) }
+                                    }
+                                }
+                                "\n"
+                            }
+                        }
+                        @if let Some(cells) = &t.footer {
+                            tfoot {
+                                tr {
+                                    @for cell in cells {
+                                        td.n { (cell) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    "\n"
+                    @if s.num_rows() > MAX_TABLE_ROWS {
+                        p.note {
+                            "First " (MAX_TABLE_ROWS) " of " (s.num_rows()) " rows; all rows are in " (s.def.id()) ".csv."
+                        }
+                        "\n"
+                    }
+                }
+            }
+        }
+        "\n"
     }
-    let _ = writeln!(
-        h,
-        "<footer>Fieldhouse report <code>{}</code>, period {}, computed as of lake version {}. \
-         Rerunning it for the same period and lake version gives the same numbers.</footer></body></html>",
-        esc(&m.report),
-        esc(&m.period),
-        m.lake_version
-    );
-    Ok(h)
 }
 
 #[cfg(test)]
@@ -433,9 +496,84 @@ mod tests {
         assert_eq!(format_cents(100_000), "1,000.00");
     }
 
+    /// Every value from the definition, the manifest and the rows is escaped
+    /// by maud; the page keeps its structure.
     #[test]
-    fn escaping() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    fn html_escapes_every_value() -> Result<()> {
+        use std::sync::Arc;
+
+        use arrow::array::{Int64Array, StringArray};
+
+        let hostile = "<i>\"x\" & 'y'</i>";
+        let escaped = "&lt;i&gt;&quot;x&quot; &amp; 'y'&lt;/i&gt;";
+        let mut def = crate::Config::defaults()?.reports.remove(0);
+        def.title = hostile.to_owned();
+        def.description = hostile.to_owned();
+        let section = SectionDef {
+            kpi: hostile.to_owned(),
+            id: Some(hostile.to_owned()),
+            title: hostile.to_owned(),
+            note: hostile.to_owned(),
+            by: vec![hostile.to_owned()],
+            filters: BTreeMap::from([(hostile.to_owned(), hostile.to_owned())]),
+            periods: 1,
+            table: true,
+            totals: vec!["orders".to_owned()],
+            chart: None,
+        };
+        let params = KpiParams {
+            from: Default::default(),
+            to: Default::default(),
+            from_date: Default::default(),
+            to_date: Default::default(),
+            by: section.by.clone(),
+            filters: section.filters.clone(),
+            time_zone: chrono_tz::Tz::UTC,
+        };
+        let rows = RecordBatch::try_from_iter([
+            ("region", Arc::new(StringArray::from(vec![hostile])) as ArrayRef),
+            ("orders", Arc::new(Int64Array::from(vec![3])) as ArrayRef),
+        ])?;
+        let empty = SectionDef { id: Some("empty".to_owned()), totals: vec![], ..section.clone() };
+        let sections = [
+            SectionResult { def: section, params: params.clone(), rows: Some(rows) },
+            SectionResult { def: empty, params, rows: None },
+        ];
+        let m = Manifest {
+            report: hostile.to_owned(),
+            title: hostile.to_owned(),
+            period: hostile.to_owned(),
+            period_start: hostile.to_owned(),
+            period_end: hostile.to_owned(),
+            time_zone: hostile.to_owned(),
+            agent: Some(Uuid::nil()),
+            lake_version: 7,
+            audience: vec![],
+            files: vec![],
+        };
+        let html = to_html(&def, &m, &sections, &[None, Some("<svg></svg>".to_owned())])?;
+        let agent = Uuid::nil();
+        assert!(!html.contains("<i>"), "{html}");
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"), "{html}");
+        assert!(html.contains(&format!("<title>{escaped} — agent {agent} {escaped}</title><style>body{{")), "{html}");
+        assert!(html.contains(&format!("<h1>{escaped} — agent {agent}</h1>\n<p>{escaped}</p>\n")), "{html}");
+        assert!(html.contains("Lake version</td><td><b>7</b>"), "{html}");
+        assert!(html.contains(&format!("<tr><td>Service agent</td><td>{agent}</td></tr></table>")), "{html}");
+        assert!(html.contains(&format!("<section id=\"{escaped}\"><h2>{escaped}</h2>\n")), "{html}");
+        let kpi = format!(
+            "<p class=\"note\">KPI <code>{escaped}</code>, 1970-01-01T00:00:00+00:00 to 1970-01-01T00:00:00+00:00, \
+             by {escaped}, {escaped}={escaped}</p>"
+        );
+        assert!(html.contains(&kpi), "{html}");
+        assert!(html.contains(&format!("<tr><td>{escaped}</td><td class=\"n\">3</td></tr>")), "{html}");
+        assert!(html.contains("<tfoot><tr><td class=\"n\">Total</td><td class=\"n\">3</td></tr></tfoot></table>"));
+        assert!(html.contains("<div class=\"chart\"><svg></svg></div>"), "{html}");
+        assert!(html.contains("<p class=\"note\">No rows for this period.</p>\n</section>"), "{html}");
+        assert!(html.ends_with(&format!(
+            "<footer>Fieldhouse report <code>{escaped}</code>, period {escaped}, computed as of lake version 7. \
+             Rerunning it for the same period and lake version gives the same numbers.</footer></body></html>\n"
+        )));
+        Ok(())
     }
 
     #[test]
