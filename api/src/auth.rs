@@ -25,23 +25,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Errors of the token store.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// The SQLite file could not be opened or queried.
-    #[error("token store `{path}`")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// A creation request that makes no sense (partner without agent, ...).
-    #[error("{0}")]
-    Invalid(String),
-    /// No token with that id (or id prefix).
-    #[error("no token `{0}`")]
-    NotFound(String),
-}
+pub use crate::error::TokenError;
 
 /// One stored token (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,10 +11,30 @@
 //! [`engine_error`] is the one function that maps engine and DataFusion
 //! errors to status codes.
 
+use std::path::PathBuf;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+
+/// Errors of the token store.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The SQLite file could not be opened or queried.
+    #[error("token store `{path}`")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A creation request that makes no sense (partner without agent, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// No token with that id (or id prefix).
+    #[error("no token `{0}`")]
+    NotFound(String),
+}
 
 /// Errors of the API crate itself (starting the server).
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +54,7 @@ pub enum Error {
     Ops(#[from] fieldhouse_ops::Error),
     /// The token store could not be opened.
     #[error("token store")]
-    Tokens(#[source] crate::auth::TokenError),
+    Tokens(#[source] TokenError),
     /// The KPI engine could not be set up.
     #[error("KPI engine")]
     Engine(#[source] Box<fieldhouse_engine::Error>),

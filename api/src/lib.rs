@@ -28,6 +28,7 @@ pub mod pg;
 pub mod query_routes;
 pub mod routes;
 pub mod server;
+pub mod state;
 
 pub use auth::TokenStore;
 pub use config::ServeConfig;
@@ -35,4 +36,5 @@ pub use error::{ApiError, Error, Result};
 /// The dashboard crate, for the server that mounts it beside the API.
 pub use fieldhouse_dashboard as dashboard;
 pub use ops_routes::AppState;
-pub use server::{ApiState, app, app_with, serve, serve_on};
+pub use server::{app, app_with, serve, serve_on};
+pub use state::ApiState;

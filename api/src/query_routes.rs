@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::encode::{Batches, OutFormat, first_batch, respond};
 use crate::error::{ApiError, engine_error};
-use crate::server::ApiState;
+use crate::state::ApiState;
 
 type ApiResult<T> = Result<T, ApiError>;
 

@@ -41,7 +41,7 @@ run() { # run local|s3 N : one relay of the whole outbox into a fresh lake; prin
   [ "$kind" = s3 ] && lake=(--lake "s3://bench/run-$n")
   local t0 t1
   t0=$(date +%s.%N)
-  "$BIN" --data-dir "$d" "${lake[@]}" ingest --no-entities >/dev/null
+  "$BIN" --data-dir "$d" "${lake[@]}" ingest --no-entities >/dev/null 2>&1
   t1=$(date +%s.%N)
   python3 -c "print(f'{$t1-$t0:.2f}')"
 }

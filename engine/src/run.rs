@@ -9,7 +9,6 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -20,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::catalog::KpiDef;
 use crate::scope::Caller;
-use crate::session::{AsOf, Engine, SessionOptions};
+use crate::session::{AsOf, Engine, SessionOptions, read_only};
 use crate::{Error, Result};
 
 /// One KPI to compute.
@@ -84,11 +83,6 @@ impl Default for SqlLimits {
     fn default() -> Self {
         SqlLimits { max_rows: 100_000, timeout: None }
     }
-}
-
-/// Statements only: no DDL, no DML (INSERT, COPY ...), no SET/PREPARE.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// Compute KPI `request.name` for `caller` as a stream of batches.

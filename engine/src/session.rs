@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::common::ScalarValue;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -97,6 +98,11 @@ pub fn local_lake(data_dir: &Path) -> url::Url {
     url::Url::from_directory_path(&dir).unwrap_or_else(|()| {
         url::Url::parse(&format!("file://{}/", dir.display())).expect("a file URL of an absolute path")
     })
+}
+
+/// Statements only: no DDL, no DML (INSERT, COPY ...), no SET/PREPARE.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// Which state of the lake to read.
@@ -598,7 +604,7 @@ impl Engine {
         let mut views = Vec::with_capacity(self.views.len());
         for view in self.views.iter() {
             let mut df = ctx
-                .sql_with_options(&view.body, crate::run::read_only())
+                .sql_with_options(&view.body, read_only())
                 .await
                 .map_err(Error::query(format!("planning view `{}`", view.name)))?;
             if let Some(table) = entity_tables.get(&view.name) {

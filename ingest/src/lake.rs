@@ -44,6 +44,8 @@ pub const REJECTED: &str = "rejected_events";
 pub const REJECTED_PARTITION: &str = "received_date";
 /// Commits between checkpoints.
 pub const CHECKPOINT_INTERVAL: u64 = 100;
+/// The Delta `txn` application id of the outbox relay.
+pub const OUTBOX_APP_ID: &str = "fieldhouse-outbox";
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -363,7 +365,7 @@ impl Lake {
             let (r, w) = (protocol.min_reader_version(), protocol.min_writer_version());
             let rows = self.read_all(name).await?.iter().map(|b| b.num_rows() as u64).sum();
             let outbox_txn_version =
-                if name == EVENTS { Lake::txn_version(&table, crate::relay::OUTBOX_APP_ID).await? } else { None };
+                if name == EVENTS { Lake::txn_version(&table, OUTBOX_APP_ID).await? } else { None };
             out.push(TableReport {
                 table: name.into(),
                 version: version_of(&table).unwrap_or(-1),

@@ -31,8 +31,7 @@ use crate::error::{Error, Result};
 use crate::lake::{EVENTS, Lake, Rejected};
 use crate::metrics::Metrics;
 
-/// The Delta `txn` application id of the outbox relay.
-pub const OUTBOX_APP_ID: &str = "fieldhouse-outbox";
+pub use crate::lake::OUTBOX_APP_ID;
 
 /// One outbox row.
 #[derive(Debug)]

@@ -9,7 +9,8 @@
 //!   real KPI engine.
 //! - [`charts`]: line, bar, histogram and Pareto charts as SVG and PNG (shared
 //!   with the dashboard).
-//! - [`render`]: KPI results → CSV, charts, self-contained HTML, manifest.
+//! - [`render`]: KPI results → CSV, charts, self-contained HTML, manifest
+//!   ([`runner::render_files`] puts a report's files together, PDF included).
 //! - [`runner`]: [`run_report`]: compute as of a lake version, write atomically.
 //! - [`scheduler`]: due runs, catch-up, retries, the loop `serve` runs.
 //! - [`catalog`]: listing written reports per caller, safe download paths.

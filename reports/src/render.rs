@@ -14,9 +14,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::charts::{self, Chart, ChartData, Series};
-use crate::config::{ChartDef, ChartType, Format, ReportDef, SectionDef};
-use crate::period::Period;
+use crate::charts::{Chart, ChartData, Series};
+use crate::config::{ChartDef, ChartType, ReportDef, SectionDef};
 use crate::source::KpiParams;
 use crate::{Error, Result};
 
@@ -57,59 +56,6 @@ pub struct Manifest {
 /// The file name of the manifest in each report folder.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Render every file of a report from its section results: name → bytes.
-pub fn render_files(
-    def: &ReportDef,
-    period: Period,
-    agent: Option<Uuid>,
-    lake_version: i64,
-    sections: &[SectionResult],
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut files = BTreeMap::new();
-    let mut svgs = Vec::new();
-    for s in sections {
-        let id = s.def.id();
-        if s.def.table && def.has_format(Format::Csv) {
-            files.insert(format!("{id}.csv"), to_csv(s.rows.as_ref())?);
-            if !s.def.totals.is_empty() {
-                files.insert(format!("{id}_totals.csv"), totals_csv(&totals(s)?)?);
-            }
-        }
-        let chart = s.def.chart.as_ref().map(|c| build_chart(s, c)).transpose()?;
-        if let Some(chart) = &chart {
-            if def.has_format(Format::Png) {
-                files.insert(format!("{id}.png"), charts::to_png(chart)?);
-            }
-            svgs.push(Some(charts::to_svg(chart)?));
-        } else {
-            svgs.push(None);
-        }
-    }
-    let mut manifest = Manifest {
-        report: def.name.clone(),
-        title: def.title.clone(),
-        period: period.label(),
-        period_start: period.start.to_string(),
-        period_end: period.end.to_string(),
-        time_zone: def.time_zone.name().to_owned(),
-        agent,
-        lake_version,
-        audience: def.audience.clone(),
-        files: Vec::new(),
-    };
-    if def.has_format(Format::Pdf) {
-        files.insert("report.pdf".into(), crate::pdf::render_pdf(def, &manifest, sections)?);
-    }
-    if def.has_format(Format::Html) {
-        files.insert("report.html".into(), to_html(def, &manifest, sections, &svgs)?.into_bytes());
-    }
-    manifest.files = files.keys().cloned().collect();
-    let json =
-        serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json { what: "manifest".into(), source })?;
-    files.insert(MANIFEST.into(), json);
-    Ok(files)
-}
-
 /// A batch as CSV with a header row; no batch gives an empty file.
 pub fn to_csv(batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
     let Some(batch) = batch else { return Ok(Vec::new()) };
@@ -134,7 +80,7 @@ pub fn totals(s: &SectionResult) -> Result<Vec<(String, f64, bool)>> {
     Ok(out)
 }
 
-fn totals_csv(totals: &[(String, f64, bool)]) -> Result<Vec<u8>> {
+pub(crate) fn totals_csv(totals: &[(String, f64, bool)]) -> Result<Vec<u8>> {
     let mut out = String::new();
     out.push_str(&totals.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(","));
     out.push('\n');
@@ -357,7 +303,12 @@ fn section_table(s: &SectionResult) -> Result<SectionTable> {
 
 /// The self-contained HTML page. Every value is spliced with maud's `(..)`,
 /// which escapes it; the only raw markup is our own CSS and the charts' SVG.
-fn to_html(def: &ReportDef, m: &Manifest, sections: &[SectionResult], svgs: &[Option<String>]) -> Result<String> {
+pub(crate) fn to_html(
+    def: &ReportDef,
+    m: &Manifest,
+    sections: &[SectionResult],
+    svgs: &[Option<String>],
+) -> Result<String> {
     let heading = match m.agent {
         Some(a) => format!("{} — agent {a}", def.title),
         None => def.title.clone(),

@@ -16,12 +16,14 @@ use arrow::compute::concat_batches;
 use tracing::info;
 use uuid::Uuid;
 
+use crate::config::Format;
 use crate::config::ReportDef;
 use crate::error::io;
 use crate::period::Period;
-use crate::render::{SectionResult, render_files};
+use crate::render::{MANIFEST, Manifest, SectionResult, build_chart, to_csv, to_html, totals, totals_csv};
 use crate::source::{KpiParams, KpiSource};
 use crate::{Error, Result};
+use crate::{charts, pdf};
 
 /// The folder reports are written under: `<data-dir>/reports`.
 pub fn reports_dir(data_dir: &Path) -> PathBuf {
@@ -211,4 +213,57 @@ pub fn write_atomically(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result.map(|()| false)
+}
+
+/// Render every file of a report from its section results: name → bytes.
+pub fn render_files(
+    def: &ReportDef,
+    period: Period,
+    agent: Option<Uuid>,
+    lake_version: i64,
+    sections: &[SectionResult],
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    let mut svgs = Vec::new();
+    for s in sections {
+        let id = s.def.id();
+        if s.def.table && def.has_format(Format::Csv) {
+            files.insert(format!("{id}.csv"), to_csv(s.rows.as_ref())?);
+            if !s.def.totals.is_empty() {
+                files.insert(format!("{id}_totals.csv"), totals_csv(&totals(s)?)?);
+            }
+        }
+        let chart = s.def.chart.as_ref().map(|c| build_chart(s, c)).transpose()?;
+        if let Some(chart) = &chart {
+            if def.has_format(Format::Png) {
+                files.insert(format!("{id}.png"), charts::to_png(chart)?);
+            }
+            svgs.push(Some(charts::to_svg(chart)?));
+        } else {
+            svgs.push(None);
+        }
+    }
+    let mut manifest = Manifest {
+        report: def.name.clone(),
+        title: def.title.clone(),
+        period: period.label(),
+        period_start: period.start.to_string(),
+        period_end: period.end.to_string(),
+        time_zone: def.time_zone.name().to_owned(),
+        agent,
+        lake_version,
+        audience: def.audience.clone(),
+        files: Vec::new(),
+    };
+    if def.has_format(Format::Pdf) {
+        files.insert("report.pdf".into(), pdf::render_pdf(def, &manifest, sections)?);
+    }
+    if def.has_format(Format::Html) {
+        files.insert("report.html".into(), to_html(def, &manifest, sections, &svgs)?.into_bytes());
+    }
+    manifest.files = files.keys().cloned().collect();
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json { what: "manifest".into(), source })?;
+    files.insert(MANIFEST.into(), json);
+    Ok(files)
 }

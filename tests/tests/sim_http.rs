@@ -6,10 +6,13 @@
 //! simulator.)
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use common::scratch;
 use fieldhouse_api::{ApiState, ServeConfig, TokenStore, app, serve_on};
 use fieldhouse_domain::event::Event;
 use fieldhouse_engine::{Engine, EngineConfig, Role};
@@ -19,13 +22,6 @@ use fieldhouse_sim::http::{HttpCore, HttpError};
 use fieldhouse_sim::ops_core::OpsCore;
 use fieldhouse_sim::{Backend, Error, Op, Outcome, SimConfig, Size, simulate, simulate_http};
 use uuid::Uuid;
-
-/// A scratch directory, in memory where there is one: the core fsyncs every
-/// commit, which these tests do not measure and a disk makes slow.
-fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() }
-}
 
 /// A server over `<dir>/ops.db` (ids seeded with `seed`, as the library
 /// path's are) on a loopback port of its own runtime thread.
@@ -75,15 +71,7 @@ impl Drop for Server {
 /// Every outbox event of `<dir>/ops.db` in `seq` order, `recorded_at` (the
 /// only field allowed to differ between two runs) cleared.
 fn outbox(dir: &Path) -> Vec<Event> {
-    let ops = Ops::open(&dir.join("ops.db"), OpsConfig::default()).unwrap();
-    let (mut events, mut seq) = (Vec::new(), 0);
-    loop {
-        let rows = ops.outbox_after(seq, 10_000).unwrap();
-        let Some(last) = rows.last() else { break };
-        seq = last.seq;
-        events.extend(rows.into_iter().map(|r| Event { recorded_at: None, ..r.event }));
-    }
-    events
+    common::outbox(dir).into_iter().map(|e| Event { recorded_at: None, ..e }).collect()
 }
 
 #[test]

@@ -5,34 +5,13 @@
 //! simulator's own tests, in `sim/tests/`, stay below the engine.)
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod common;
 
 use chrono::NaiveTime;
-use fieldhouse_domain::event::Event;
+use common::{outbox, scratch};
 use fieldhouse_engine::KpiRequest;
-use fieldhouse_ops::{Ops, OpsConfig};
 use fieldhouse_sim::metrics::{invariant_violations, stream_stats};
 use fieldhouse_sim::{SimConfig, Size, simulate};
-
-/// A scratch directory, in memory where there is one: the core fsyncs every
-/// commit, which these tests do not measure and a disk makes slow.
-fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() }
-}
-
-/// Every outbox event of `<dir>/ops.db` in `seq` order.
-fn outbox(dir: &Path) -> Vec<Event> {
-    let ops = Ops::open(&dir.join("ops.db"), OpsConfig::default()).unwrap();
-    let (mut events, mut seq) = (Vec::new(), 0);
-    loop {
-        let rows = ops.outbox_after(seq, 10_000).unwrap();
-        let Some(last) = rows.last() else { break };
-        seq = last.seq;
-        events.extend(rows.into_iter().map(|r| r.event));
-    }
-    events
-}
 
 #[test]
 fn small_preset_lands_in_the_bands_and_keeps_the_invariants() {

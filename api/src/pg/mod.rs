@@ -47,7 +47,7 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ErrorHandler, PgWireServerHandlers};
 use tokio::net::TcpListener;
 
-use crate::server::ApiState;
+use crate::state::ApiState;
 use session::Catalogs;
 
 pub use query::PgStatement;

@@ -22,7 +22,7 @@ use pgwire::error::PgWireResult;
 
 use super::errors::user_error;
 use super::{PgConn, PgServer, SERVER_VERSION};
-use crate::server::ApiState;
+use crate::state::ApiState;
 
 /// The catalogs of a connection's current session, held weakly: `pg_catalog`
 /// lives in them, and a strong reference back would keep every session (and

@@ -301,7 +301,7 @@ impl Engine {
             let _ = ctx.deregister_table(EVENTS_TABLE);
             ctx.register_table(EVENTS_TABLE, events_df.into_view()).map_err(Error::query("registering events"))?;
             let mut df = ctx
-                .sql_with_options(&def.sql, crate::run::read_only())
+                .sql_with_options(&def.sql, crate::session::read_only())
                 .await
                 .map_err(Error::query(format!("planning entity `{}`", def.name)))?;
             if let Some(p) = &pred {

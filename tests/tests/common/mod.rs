@@ -1,5 +1,12 @@
 //! Fixtures shared by the end-to-end tests of this folder.
 
+// Each test file compiles this module on its own and uses only some fixtures.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use fieldhouse_domain::event::Event;
+use fieldhouse_ops::{Ops, OpsConfig};
 use serde_json::{Map, Value};
 
 /// A simulated month of the small organisation, in the lake of a fresh data
@@ -30,4 +37,24 @@ pub(crate) async fn simulated_month() -> Month {
         })
         .collect();
     Month { dir, events, now: cfg.end().and_hms_opt(0, 0, 0).unwrap().and_utc() }
+}
+
+/// A scratch directory, in memory where there is one: the operational core
+/// fsyncs every commit, which these tests do not measure and a disk makes slow.
+pub(crate) fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() }
+}
+
+/// Every outbox event of `<dir>/ops.db`, in `seq` order.
+pub(crate) fn outbox(dir: &Path) -> Vec<Event> {
+    let ops = Ops::open(&dir.join("ops.db"), OpsConfig::default()).unwrap();
+    let (mut events, mut seq) = (Vec::new(), 0);
+    loop {
+        let rows = ops.outbox_after(seq, 10_000).unwrap();
+        let Some(last) = rows.last() else { break };
+        seq = last.seq;
+        events.extend(rows.into_iter().map(|r| r.event));
+    }
+    events
 }
