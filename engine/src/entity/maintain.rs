@@ -534,7 +534,10 @@ impl Engine {
     }
 
     /// Compact the entity tables' small files (each pass adds a few) and
-    /// record the compacted versions in the manifest for the same events version.
+    /// record the compacted versions in the manifest for the same events
+    /// version; then prune the manifest ([`Engine::prune_manifest`]). Returns
+    /// (table, files removed, files added) per table, the manifest last as
+    /// `_manifest` (objects deleted, 0).
     pub async fn compact_entities(&self) -> Result<Vec<(String, u64, u64)>> {
         let _pass = self.maintain_lock.lock().await;
         let Some((events_version, state)) = self.entities_latest().await? else { return Ok(Vec::new()) };
@@ -561,6 +564,8 @@ impl Engine {
         if changed && self.entities_latest().await?.map(|(v, _)| v) == Some(events_version) {
             self.record_entities(events_version, &compacted).await?;
         }
+        let pruned = self.prune_manifest().await?;
+        out.push((super::MANIFEST_DIR.to_string(), u64::try_from(pruned).unwrap_or(u64::MAX), 0));
         Ok(out)
     }
 }

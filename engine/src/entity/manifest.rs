@@ -1,6 +1,8 @@
 //! The manifest of the entity tables: which Delta version of each table (and
 //! which SQL digest) goes with which `events` version.
 
+#[cfg(test)]
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -47,8 +49,23 @@ impl TableState {
 /// then time: the newest object of a version is its state, the last key
 /// the latest state. Listing starts after the last key seen (S3
 /// `start-after`), and objects are read when a state is asked for.
+///
+/// After each object, the writer overwrites the pointer [`HEAD_KEY`] (the
+/// key it just wrote). A reader lists only when the pointer's metadata
+/// (e-tag, time, size) changed since it last listed: a latest read costs one
+/// `head` (a `stat` on a local disk), however many objects the folder holds.
+/// A writer that stops between the object and the pointer leaves the object
+/// unseen by running readers until the next pointer write (the next pass);
+/// a reader that starts lists everything once.
+///
+/// [`Engine::prune_manifest`] deletes superseded objects (an older object of
+/// the same events version) and the states of all but the newest
+/// [`KEEP_STATES`] events versions; as-of reads of older versions are
+/// computed from the raw events (same answers, the old speed).
 #[derive(Debug, Default)]
 pub(crate) struct Manifest {
+    /// The pointer's metadata when the folder was last listed.
+    head: Option<(Option<String>, i64, u64)>,
     /// The last key listed.
     listed: Option<StorePath>,
     /// The newest key of each events version.
@@ -60,6 +77,12 @@ pub(crate) struct Manifest {
 /// The folder of the manifest objects under [`ENTITIES_DIR`].
 pub const MANIFEST_DIR: &str = "_manifest";
 
+/// The pointer object beside [`MANIFEST_DIR`] (outside it, so a listing never returns it).
+pub const HEAD_KEY: &str = "_manifest_head";
+
+/// How many events versions keep their manifest state when it is pruned.
+pub const KEEP_STATES: usize = 1000;
+
 /// The events version of manifest key `path` (`None`: not a manifest object).
 fn manifest_version(path: &StorePath) -> Option<u64> {
     let name = path.filename()?.strip_suffix(".json")?;
@@ -69,8 +92,24 @@ fn manifest_version(path: &StorePath) -> Option<u64> {
 }
 
 impl Manifest {
-    /// List the objects written since the last call.
+    /// List the objects written since the last call, when the pointer moved.
     async fn refresh(&mut self, store: &dyn ObjectStore) -> object_store::Result<()> {
+        let head = match store.head(&StorePath::from(HEAD_KEY)).await {
+            Ok(m) => Some((m.e_tag, m.last_modified.timestamp_nanos_opt().unwrap_or(0), m.size)),
+            // A lake written before the pointer, or none written yet: list every time.
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if head.is_some() && head == self.head {
+            return Ok(());
+        }
+        self.list_new(store).await?;
+        self.head = head;
+        Ok(())
+    }
+
+    /// List the objects written after the last key seen.
+    async fn list_new(&mut self, store: &dyn ObjectStore) -> object_store::Result<()> {
         let prefix = StorePath::from(MANIFEST_DIR);
         let listing = match &self.listed {
             Some(after) => store.list_with_offset(Some(&prefix), after),
@@ -98,7 +137,15 @@ impl Manifest {
         if let Some(t) = self.read.get(&key) {
             return Ok(Some(t.clone()));
         }
-        let bytes = store.get(&key).await?.bytes().await?;
+        let bytes = match store.get(&key).await {
+            Ok(got) => got.bytes().await?,
+            // Pruned since it was listed (never the newest object of a version that is kept).
+            Err(object_store::Error::NotFound { .. }) => {
+                self.keys.remove(&v);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         let entry: ManifestEntry = serde_json::from_slice(&bytes)
             .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
         let state = Arc::new(TableState { tables: entry.tables, sql: entry.sql });
@@ -121,7 +168,40 @@ async fn put_manifest(store: &dyn ObjectStore, events_version: u64, state: &Tabl
     let key = StorePath::from(format!("{MANIFEST_DIR}/{events_version:020}-{at:020}.json"));
     let opts = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
     store.put_opts(&key, text.into(), opts).await?;
+    store.put(&StorePath::from(HEAD_KEY), key.to_string().into_bytes().into()).await?;
     Ok(())
+}
+
+/// The manifest objects to delete: every object but the newest of its
+/// events version, and every object of all but the newest `keep` versions.
+fn prunable(mut keys: Vec<StorePath>, keep: usize) -> Vec<StorePath> {
+    keys.retain(|k| manifest_version(k).is_some());
+    keys.sort();
+    let mut newest: BTreeMap<u64, StorePath> = BTreeMap::new();
+    let mut out = Vec::new();
+    for k in keys {
+        let Some(v) = manifest_version(&k) else { continue };
+        if let Some(old) = newest.insert(v, k) {
+            out.push(old);
+        }
+    }
+    let old_versions = newest.len().saturating_sub(keep.max(1));
+    out.extend(newest.into_values().take(old_versions));
+    out
+}
+
+/// Delete the [`prunable`] objects; returns how many were deleted.
+async fn prune(store: &dyn ObjectStore, keep: usize) -> object_store::Result<usize> {
+    let prefix = StorePath::from(MANIFEST_DIR);
+    let keys: Vec<StorePath> = store.list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
+    let mut n = 0;
+    for key in prunable(keys, keep) {
+        match store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 impl Engine {
@@ -162,6 +242,14 @@ impl Engine {
     pub(super) async fn record_entities(&self, events_version: u64, state: &TableState) -> Result<()> {
         let store = self.manifest_store()?;
         put_manifest(store.as_ref(), events_version, state).await.map_err(Engine::manifest_error)
+    }
+
+    /// Delete superseded manifest objects and the states of all but the
+    /// newest [`KEEP_STATES`] events versions (see [`Manifest`]); returns how
+    /// many objects were deleted.
+    pub async fn prune_manifest(&self) -> Result<usize> {
+        let store = self.manifest_store()?;
+        prune(store.as_ref(), KEEP_STATES).await.map_err(Engine::manifest_error)
     }
 
     /// The events version the entity tables reflect (`None`: never built).
@@ -205,5 +293,44 @@ mod tests {
         let mut fresh = Manifest::default();
         fresh.refresh(&store).await.unwrap();
         assert_eq!(fresh.keys, m.keys);
+    }
+
+    #[tokio::test]
+    async fn readers_list_only_when_the_pointer_moved_and_pruning_keeps_the_newest_states() {
+        use object_store::local::LocalFileSystem;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let t = |n: u64| TableState { tables: [("a".to_string(), n)].into(), sql: BTreeMap::new() };
+        put_manifest(&store, 1, &t(1)).await.unwrap();
+        let mut m = Manifest::default();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().0, 1);
+        // An object written without moving the pointer is not listed by a running reader...
+        let stray = format!("{MANIFEST_DIR}/{:020}-{:020}.json", 2, 1);
+        let entry = ManifestEntry { events_version: 2, tables: t(2).tables, sql: BTreeMap::new() };
+        store.put(&StorePath::from(stray), serde_json::to_vec(&entry).unwrap().into()).await.unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.latest(&store).await.unwrap().unwrap().0, 1, "pointer unchanged: no listing");
+        // ... until the pointer moves: then everything after the last key is listed.
+        put_manifest(&store, 3, &t(3)).await.unwrap();
+        m.refresh(&store).await.unwrap();
+        assert_eq!(m.keys.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+
+        // Pruning: superseded objects of a version go, then all but the newest `keep` versions.
+        put_manifest(&store, 3, &t(4)).await.unwrap();
+        put_manifest(&store, 4, &t(5)).await.unwrap();
+        assert_eq!(prune(&store, 2).await.unwrap(), 3, "version 3's older object, versions 1 and 2");
+        let left: Vec<StorePath> =
+            store.list(Some(&StorePath::from(MANIFEST_DIR))).map_ok(|o| o.location).try_collect().await.unwrap();
+        assert_eq!(left.iter().filter_map(manifest_version).collect::<BTreeSet<_>>(), BTreeSet::from([3, 4]));
+        assert_eq!(left.len(), 2);
+        // A reader that listed a pruned object and never read it reads its state as absent
+        // (one it read stays in memory), and the kept ones as they are.
+        m.refresh(&store).await.unwrap();
+        assert!(m.state(&store, 2).await.unwrap().is_none());
+        assert_eq!(m.state(&store, 3).await.unwrap().unwrap().tables, t(4).tables);
+        assert_eq!(m.latest(&store).await.unwrap().unwrap(), (4, Arc::new(t(5))));
+        // Pruning again deletes nothing.
+        assert_eq!(prune(&store, 2).await.unwrap(), 0);
     }
 }
