@@ -78,10 +78,10 @@ pub(crate) struct Manifest {
 pub const MANIFEST_DIR: &str = "_manifest";
 
 /// The pointer object beside [`MANIFEST_DIR`] (outside it, so a listing never returns it).
-pub const HEAD_KEY: &str = "_manifest_head";
+pub(crate) const HEAD_KEY: &str = "_manifest_head";
 
 /// How many events versions keep their manifest state when it is pruned.
-pub const KEEP_STATES: usize = 1000;
+pub(crate) const KEEP_STATES: usize = 1000;
 
 /// The events version of manifest key `path` (`None`: not a manifest object).
 fn manifest_version(path: &StorePath) -> Option<u64> {
@@ -244,9 +244,10 @@ impl Engine {
         put_manifest(store.as_ref(), events_version, state).await.map_err(Engine::manifest_error)
     }
 
-    /// Delete superseded manifest objects and the states of all but the
-    /// newest [`KEEP_STATES`] events versions (see [`Manifest`]); returns how
-    /// many objects were deleted.
+    /// Delete superseded manifest objects (an older object of the same events
+    /// version) and the states of all but the newest 1000 events versions;
+    /// returns how many objects were deleted. As-of reads of a pruned version
+    /// are computed from the raw events (same answers, the old speed).
     pub async fn prune_manifest(&self) -> Result<usize> {
         let store = self.manifest_store()?;
         prune(store.as_ref(), KEEP_STATES).await.map_err(Engine::manifest_error)
