@@ -21,6 +21,7 @@
 //! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |
 //! | `sql_memory_mib` | `FIELDHOUSE_SQL_MEMORY` | 512 | memory pool of one SQL query (sorts spill to disk beyond it) |
 //! | `sql_concurrency` | `FIELDHOUSE_SQL_CONCURRENCY` | 4 | SQL queries running at once (others wait) |
+//! | `cluster_scheduler` | `FIELDHOUSE_CLUSTER_SCHEDULER` | unset (local) | run KPIs and SQL of unscoped callers on the Apache Ballista cluster whose scheduler is at this `host:port` (`fieldhouse cluster scheduler`); partner-scoped callers stay local |
 //! | `lake` | `FIELDHOUSE_LAKE` | `<data-dir>/lake` | the lake: a directory or `s3://BUCKET/PREFIX` (every command reads it; `--lake` wins) |
 //! | `[s3]` | `AWS_*` | none | options of the S3 store, object_store's names (`endpoint`, `region`, `allow_http`, `access_key_id`, ...); the `AWS_*` variables win |
 
@@ -53,6 +54,9 @@ pub struct ServeConfig {
     pub sql_timeout_secs: u64,
     pub sql_memory_mib: usize,
     pub sql_concurrency: usize,
+    /// The Ballista scheduler (`host:port`) KPIs run on; `None`: in this process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_scheduler: Option<String>,
     /// The lake location; `None`: `<data-dir>/lake`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lake: Option<String>,
@@ -80,6 +84,7 @@ impl Default for ServeConfig {
             sql_timeout_secs: 30,
             sql_memory_mib: 512,
             sql_concurrency: 4,
+            cluster_scheduler: None,
             lake: None,
             s3: BTreeMap::new(),
         }
@@ -119,6 +124,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("FIELDHOUSE_SQL_TIMEOUT", "sql_timeout_secs"),
     ("FIELDHOUSE_SQL_MEMORY", "sql_memory_mib"),
     ("FIELDHOUSE_SQL_CONCURRENCY", "sql_concurrency"),
+    ("FIELDHOUSE_CLUSTER_SCHEDULER", "cluster_scheduler"),
     ("FIELDHOUSE_LAKE", "lake"),
 ];
 
@@ -143,7 +149,7 @@ impl ServeConfig {
         };
         for (name, key) in ENV {
             let Some(value) = env(name) else { continue };
-            let v = if ["addr", "pg_addr", "lake"].contains(key) {
+            let v = if ["addr", "pg_addr", "lake", "cluster_scheduler"].contains(key) {
                 toml::Value::String(value.clone())
             } else {
                 toml::Value::Integer(

@@ -49,6 +49,7 @@ impl ApiState {
         ec.lake = lake;
         ec.memory_limit = config.memory_limit_mib << 20;
         ec.query_timeout = Duration::from_secs(config.kpi_timeout_secs);
+        ec.cluster = config.cluster_scheduler.clone();
         let engine = Engine::new(ec).map_err(|e| Error::Engine(Box::new(e)))?;
         Ok(ApiState::new(ops, engine, Arc::new(tokens), data_dir, config))
     }

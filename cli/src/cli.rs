@@ -74,6 +74,10 @@ pub(crate) enum Command {
     Kpi(crate::cmd_engine::KpiArgs),
     /// Run a read-only SQL query over the lake's tables and views.
     Sql(crate::cmd_engine::SqlArgs),
+    /// Run a node of an Apache Ballista cluster that computes KPIs:
+    /// `cluster scheduler`, `cluster executor` (see `kpi --engine ballista`).
+    #[command(subcommand)]
+    Cluster(crate::cmd_cluster::ClusterCommand),
     /// Scheduled reports: list the definitions and run one now.
     #[command(subcommand)]
     Report(crate::cmd_report::ReportCommand),
@@ -203,6 +207,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lake(cmd) => crate::cmd_ingest::run_lake(data_dir, cmd),
         Command::Kpi(args) => crate::cmd_engine::run_kpi(data_dir, args),
         Command::Sql(args) => crate::cmd_engine::run_sql(data_dir, args),
+        Command::Cluster(cmd) => crate::cmd_cluster::run(data_dir, cmd),
         Command::Report(cmd) => crate::cmd_report::run(data_dir, cmd),
         Command::Token(cmd) => crate::cmd_token::run(data_dir, cmd),
         Command::Events(cmd) => events(cmd),

@@ -80,6 +80,13 @@ pub(crate) struct QueryArgs {
     /// `serve`), `events` always computes them from the raw events.
     #[arg(long, default_value = "auto", value_parser = ["auto", "events"])]
     pub(crate) source: String,
+    /// Where the query runs: `local` (this process) or `ballista` (an Apache
+    /// Ballista cluster of `fieldhouse cluster` nodes; needs --scheduler).
+    #[arg(long, default_value = "local", value_parser = ["local", "ballista"])]
+    pub(crate) engine: String,
+    /// The cluster's scheduler, HOST:PORT (port 50050 when left out), for `--engine ballista`.
+    #[arg(long, env = "FIELDHOUSE_CLUSTER_SCHEDULER", value_name = "HOST:PORT")]
+    pub(crate) scheduler: Option<String>,
 }
 
 impl QueryArgs {
@@ -90,6 +97,15 @@ impl QueryArgs {
             config.memory_limit = mb.saturating_mul(1 << 20);
         }
         config.query_timeout = std::time::Duration::from_secs(self.timeout_secs);
+        if self.engine == "ballista" {
+            let Some(scheduler) = &self.scheduler else {
+                bail!("--engine ballista needs --scheduler HOST:PORT (a `fieldhouse cluster scheduler`)")
+            };
+            if self.agent.is_some() {
+                bail!("--agent runs on the local engine only (a partner's slice is never planned on a cluster)");
+            }
+            config.cluster = Some(scheduler.clone());
+        }
         Ok(Engine::new(config)?)
     }
 
@@ -119,7 +135,11 @@ impl QueryArgs {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(fieldhouse_engine::cluster::STACK_BYTES)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn emit(

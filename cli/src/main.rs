@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod cmd_cluster;
 mod cmd_engine;
 mod cmd_ingest;
 mod cmd_report;

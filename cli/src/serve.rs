@@ -91,7 +91,7 @@ pub(crate) fn serve_blocking(data_dir: &Path, addr: SocketAddr, pg_addr: Option<
     serve_with(data_dir, config, true)
 }
 
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -114,7 +114,12 @@ async fn stop_signal() {
 
 fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> Result<ExitCode> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    // A cluster's plans are encoded recursively (see fieldhouse_engine::cluster::STACK_BYTES).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(fieldhouse_engine::cluster::STACK_BYTES)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(async move {
         let addr = config.addr;
         let config_pg_addr = config.pg_addr;

@@ -37,6 +37,9 @@ pub enum Error {
     /// The statement is not a read-only query.
     #[error("refused: {message}")]
     Refused { message: String },
+    /// Starting or reaching a Ballista scheduler or executor failed.
+    #[error("cluster: {message}")]
+    Cluster { message: String },
     /// The query ran longer than its time limit.
     #[error("query exceeded its time limit of {seconds} s")]
     Timeout { seconds: u64 },

@@ -12,6 +12,8 @@
 //! - [`entity`]: the views kept as Delta tables of the lake, brought up to
 //!   date after every commit by recomputing the touched keys.
 //! - [`cache`]: [`cache::KpiCache`], KPI answers kept per lake version.
+//! - [`cluster`]: sessions that run on an Apache Ballista cluster, and its
+//!   scheduler and executors with our functions.
 //! - [`run`]: [`run_kpi`] and read-only [`run_sql`], as record-batch streams.
 //! - [`output`]: results as a text table, CSV, JSON or Parquet.
 //! - [`sqlfiles`]: the SQL files, embedded in the binary or read from disk.
@@ -21,6 +23,7 @@
 pub mod cache;
 mod cached;
 pub mod catalog;
+pub mod cluster;
 pub mod entity;
 pub mod error;
 pub mod output;

@@ -57,6 +57,11 @@ pub struct EngineConfig {
     /// version, caller scope and reference instant; sessions whose instant
     /// is the wall clock never share one.
     pub view_sets: usize,
+    /// Run queries on the Apache Ballista cluster whose scheduler is at this
+    /// address (`host:port`) instead of in this process (see
+    /// [`crate::cluster`]). Sessions of partner-scoped callers stay local.
+    /// The scheduler's executors must read the lake at the same location.
+    pub cluster: Option<String>,
 }
 
 /// The default memory pool: half of the machine's memory, at least 2 GiB
@@ -87,6 +92,7 @@ impl EngineConfig {
             query_timeout: Duration::from_secs(300),
             target_partitions: None,
             view_sets: 2,
+            cluster: None,
         }
     }
 }
@@ -388,6 +394,75 @@ impl Engine {
         Ok(provider)
     }
 
+    /// Lake table `table` at its loaded version as a plain Parquet listing of
+    /// the files of that snapshot, in the types the Delta scan gives: a plan
+    /// over it travels to a cluster without a codec of our own. The partition
+    /// column of `events` (the UTC date of `occurred_at`) is computed, not
+    /// read from the path; other partitioned tables, and tables whose
+    /// protocol needs the Delta reader (deletion vectors, column mapping),
+    /// are refused.
+    async fn listing_provider(
+        &self,
+        ctx: &SessionContext,
+        table: &DeltaTable,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        use datafusion::datasource::empty::EmptyTable;
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        use datafusion::prelude::{cast, ident};
+        use fieldhouse_domain::arrow_schema::PARTITION_COLUMN;
+
+        let name = table.table_url().to_string();
+        let lake = |source| Error::Lake { table: name.clone(), source };
+        let snapshot = table.snapshot().map_err(lake)?;
+        if snapshot.protocol().min_reader_version() > 1 {
+            return Err(Error::Cluster {
+                message: format!(
+                    "lake table `{name}` needs Delta reader version {} (deletion vectors or column mapping): it cannot be read on a cluster",
+                    snapshot.protocol().min_reader_version()
+                ),
+            });
+        }
+        let parts: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let logical = self.delta_provider(ctx, table).await?.schema();
+        let file_schema = Arc::new(arrow::datatypes::Schema::new(
+            logical.fields().iter().filter(|f| !parts.contains(f.name())).cloned().collect::<Vec<_>>(),
+        ));
+        let planning = |what: &str| Error::query(format!("{what} `{name}` for the cluster"));
+        let urls = table
+            .get_file_uris()
+            .map_err(lake)?
+            .map(ListingTableUrl::parse)
+            .collect::<datafusion::common::Result<Vec<_>>>()
+            .map_err(planning("listing"))?;
+        let files: Arc<dyn datafusion::catalog::TableProvider> = if urls.is_empty() {
+            Arc::new(EmptyTable::new(file_schema))
+        } else {
+            let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+            let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+            let config =
+                ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(file_schema);
+            Arc::new(ListingTable::try_new(config).map_err(planning("listing"))?)
+        };
+        let mut exprs = Vec::with_capacity(logical.fields().len());
+        for f in logical.fields() {
+            if !parts.contains(f.name()) {
+                exprs.push(ident(f.name()));
+            } else if f.name() == PARTITION_COLUMN && logical.field_with_name("occurred_at").is_ok() {
+                exprs.push(cast(ident("occurred_at"), f.data_type().clone()).alias(f.name()));
+            } else {
+                return Err(Error::Cluster {
+                    message: format!(
+                        "lake table `{name}` is partitioned by `{}`: it cannot be read on a cluster",
+                        f.name()
+                    ),
+                });
+            }
+        }
+        let df = ctx.read_table(files).and_then(|d| d.select(exprs)).map_err(planning("reading"))?;
+        Ok(df.into_view())
+    }
+
     /// The `events` table at its latest version, from the kept copy brought
     /// up to date, or loaded when there is none (or updating it failed, e.g.
     /// after the log it stood on was cleaned up).
@@ -466,7 +541,16 @@ impl Engine {
     pub async fn session(&self, caller: &Caller, options: &SessionOptions) -> Result<SessionContext> {
         let scope = caller.scope()?;
         let config = self.session_config();
-        let ctx = SessionContext::new_with_config_rt(config.clone(), self.runtime.clone());
+        // On a cluster: the caller sees everything (a partner's slice is planned locally).
+        let remote = self.config.cluster.as_deref().filter(|_| scope.is_none());
+        let ctx = match remote {
+            Some(address) => SessionContext::new_with_state(crate::cluster::client_state(
+                address,
+                config.clone(),
+                self.runtime.clone(),
+            )?),
+            None => SessionContext::new_with_config_rt(config.clone(), self.runtime.clone()),
+        };
 
         let latest = match options.as_of {
             AsOf::Latest if self.maintainer.load(std::sync::atomic::Ordering::Relaxed) => {
@@ -524,11 +608,15 @@ impl Engine {
         for f in udf::all(now) {
             ctx.register_udf(f);
         }
-        let reusable = self.config.view_sets > 0 && !(options.now.is_none() && options.as_of == AsOf::Latest);
+        let reusable =
+            self.config.view_sets > 0 && remote.is_none() && !(options.now.is_none() && options.as_of == AsOf::Latest);
         let key =
             ViewKey { version: events.version().unwrap_or(0), agent: scope, now, entities: entity_versions.is_some() };
         let cached = if reusable { self.cached_views(&key) } else { None };
-        let provider = self.delta_provider(&ctx, &events).await?;
+        let provider = match remote {
+            Some(_) => self.listing_provider(&ctx, &events).await?,
+            None => self.delta_provider(&ctx, &events).await?,
+        };
         debug!(version = events.version(), ?scope, %now, entities = entity_versions.is_some(), "session over events");
 
         let mut scoped_events = None;
@@ -541,7 +629,8 @@ impl Engine {
                     AsOf::Timestamp(t) => AsOf::Timestamp(t),
                     _ => AsOf::Latest,
                 };
-                if self.table_exists(REJECTED_TABLE).await
+                if remote.is_none()
+                    && self.table_exists(REJECTED_TABLE).await
                     && let Ok(rejected) = self.load_table(REJECTED_TABLE, as_of).await
                     && let Ok(p) = self.delta_provider(&ctx, &rejected).await
                 {
@@ -609,7 +698,10 @@ impl Engine {
                 .map_err(Error::query(format!("planning view `{}`", view.name)))?;
             if let Some(table) = entity_tables.get(&view.name) {
                 // Read the entity table instead, in the types of the view's own plan.
-                let entity = self.delta_provider(&ctx, table).await?;
+                let entity = match remote {
+                    Some(_) => self.listing_provider(&ctx, table).await?,
+                    None => self.delta_provider(&ctx, table).await?,
+                };
                 let exprs: Vec<datafusion::prelude::Expr> = df
                     .schema()
                     .fields()
@@ -629,7 +721,10 @@ impl Engine {
             // reach the Parquet scans (row groups skipped by their statistics)
             // instead of a whole view being read into memory first. Over the raw
             // events a view is computed once per session (see `cached`).
-            let provider: Arc<dyn datafusion::catalog::TableProvider> = if entity_versions.is_some() {
+            // On a cluster every view is inlined: the plan that leaves for the
+            // scheduler holds only the lake tables' file scans.
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = if entity_versions.is_some() || remote.is_some()
+            {
                 df.into_view()
             } else {
                 Arc::new(CachedView::new(&view.name, df, partitions))

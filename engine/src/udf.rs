@@ -94,6 +94,17 @@ pub fn all(now: DateTime<Utc>) -> Vec<ScalarUDF> {
     ]
 }
 
+/// The UDFs of a cluster's scheduler and executors ([`crate::cluster`]): as
+/// [`all`], but `fh_now()` fails when called: a client folds it into the
+/// constant of its session before its plan leaves it, and a server has no
+/// session instant of its own to give.
+pub fn cluster_side() -> Vec<ScalarUDF> {
+    let mut udfs = all(DateTime::UNIX_EPOCH);
+    udfs.retain(|f| f.name() != "fh_now");
+    udfs.push(ScalarUDF::from(NowUdf { micros: None, signature: Signature::nullary(Volatility::Immutable) }));
+    udfs
+}
+
 // ----------------------------------------------------------------------------
 // SLA clock
 // ----------------------------------------------------------------------------
@@ -573,13 +584,14 @@ impl ScalarUDFImpl for JsonUdf {
 /// `fh_now()`: the reference instant of the session, constant for its life.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct NowUdf {
-    micros: i64,
+    /// `None` on a cluster's servers (see [`cluster_side`]).
+    micros: Option<i64>,
     signature: Signature,
 }
 
 impl NowUdf {
     fn new(now: DateTime<Utc>) -> Self {
-        Self { micros: now.timestamp_micros(), signature: Signature::nullary(Volatility::Immutable) }
+        Self { micros: Some(now.timestamp_micros()), signature: Signature::nullary(Volatility::Immutable) }
     }
 }
 
@@ -594,7 +606,12 @@ impl ScalarUDFImpl for NowUdf {
         Ok(ts_type())
     }
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(self.micros), Some("UTC".into()))))
+        let Some(micros) = self.micros else {
+            return datafusion::common::exec_err!(
+                "fh_now() reached a cluster server: the client must fold it into its session's instant"
+            );
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into()))))
     }
 }
 

@@ -16,7 +16,9 @@
 
 use std::collections::BTreeSet;
 
-use arrow::array::RecordBatch;
+mod common;
+use common::{lines, same_row};
+
 use chrono::{DateTime, Duration, Utc};
 use fieldhouse_domain::event::Event;
 use fieldhouse_engine::entity::MaintainOptions;
@@ -129,44 +131,6 @@ async fn compact_events(data_dir: &std::path::Path) {
     let url = deltalake::ensure_table_uri(data_dir.join("lake/events").display().to_string()).unwrap();
     let table = deltalake::DeltaTableBuilder::from_url(url).unwrap().load().await.unwrap();
     table.optimize().await.unwrap();
-}
-
-/// The rows of `batches`, one JSON line each, sorted.
-fn lines(batches: &[RecordBatch]) -> Vec<String> {
-    let mut buf = Vec::new();
-    {
-        let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
-        for b in batches {
-            w.write(b).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    let mut out: Vec<String> = String::from_utf8(buf).unwrap().lines().map(str::to_string).collect();
-    out.sort();
-    out
-}
-
-/// Two answer rows are the same: equal text, but for floating-point values,
-/// which may differ in the last place of a rounded figure (a float sum
-/// depends on the order of its rows, and the entity tables hand rows over in
-/// another order than the views over the raw events).
-fn same_row(a: &str, b: &str, what: &str) {
-    if a == b {
-        return;
-    }
-    let (x, y): (Map<String, Value>, Map<String, Value>) =
-        (serde_json::from_str(a).unwrap(), serde_json::from_str(b).unwrap());
-    assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{what}:\n{a}\n{b}");
-    for (k, u) in &x {
-        let v = &y[k];
-        match (u, v) {
-            (Value::Number(p), Value::Number(q)) if p.is_f64() || q.is_f64() => {
-                let (p, q) = (p.as_f64().unwrap(), q.as_f64().unwrap());
-                assert!((p - q).abs() <= 0.0100001 + 1e-9 * p.abs(), "{what}: `{k}` {p} vs {q}\n{a}\n{b}");
-            }
-            _ => assert_eq!(u, v, "{what}: `{k}`\n{a}\n{b}"),
-        }
-    }
 }
 
 fn options(now: DateTime<Utc>, as_of: AsOf, source: Source) -> SessionOptions {

@@ -496,6 +496,7 @@ impl Engine {
         let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut compacted = Instant::now();
+        let mut passes: u64 = 0;
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -510,7 +511,16 @@ impl Engine {
                     if behind {
                         let started = Instant::now();
                         match self.maintain_entities(MaintainOptions::default()).await {
-                            Ok(_) => self.failed_passes.store(0, Ordering::Relaxed),
+                            Ok(_) => {
+                                self.failed_passes.store(0, Ordering::Relaxed);
+                                // Each pass adds a manifest object; between compactions, prune now and then.
+                                passes += 1;
+                                if passes.is_multiple_of(500)
+                                    && let Err(e) = self.prune_manifest().await
+                                {
+                                    warn!(error = %e.chain(), "pruning the entity manifest failed");
+                                }
+                            }
                             Err(e) => {
                                 let n = self.failed_passes.fetch_add(1, Ordering::Relaxed) + 1;
                                 warn!(error = %e.chain(), failed_in_a_row = n, "entity maintenance pass failed; retrying");
