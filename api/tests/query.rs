@@ -1,15 +1,14 @@
 //! KPI, SQL, reports, OpenAPI and metrics endpoints end to end: a real
 //! server on 127.0.0.1:0 over a real Delta lake holding the hand-made
-//! October of `engine/tests/common` (agents A and B).
+//! October of `fieldhouse_testkit::october` (agents A and B).
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../engine/tests/common/mod.rs"]
-mod common;
 mod support;
 
 use arrow::array::RecordBatch;
 use axum::body::Bytes;
-use common::*;
+use fieldhouse_testkit::october::*;
+use fieldhouse_testkit::{World, id, s};
 use serde_json::Value;
 use support::{Resp, Server, request, start_in, test_config, write_report};
 

@@ -1,4 +1,4 @@
-//! Every KPI against the hand-made October world of `common/mod.rs`, with
+//! Every KPI against the hand-made October world of `fieldhouse_testkit::october`, with
 //! the expected numbers worked out by hand beside each assertion.
 #![allow(clippy::unwrap_used)]
 
@@ -450,7 +450,7 @@ async fn billing_cycle_time_full_payment_date_by_hand() {
     let mut w = World::default();
     master(&mut w);
     for inv in [901, 902, 903] {
-        w.invoice("2026-11-02T09:00:00Z", inv, 0x9900 + inv, "2026-11-02", "2026-12-02", vec![labour(10_000)]);
+        w.invoice("2026-11-02T09:00:00Z", inv, 0x9900 + inv, CUST, "2026-11-02", "2026-12-02", vec![labour(10_000)]);
     }
     let pay = |w: &mut World, n: u128, inv: u128, cents: i64, on: &str| {
         w.push(
