@@ -8,7 +8,7 @@ mod support;
 use arrow::array::RecordBatch;
 use axum::body::Bytes;
 use fieldhouse_testkit::october::*;
-use fieldhouse_testkit::{World, id, s};
+use fieldhouse_testkit::{World, id, json_rows, s};
 use serde_json::Value;
 use support::{Resp, Server, request, start_in, test_config, write_report};
 
@@ -33,16 +33,6 @@ fn parquet_batches(r: &Resp) -> Vec<RecordBatch> {
         .build()
         .unwrap();
     reader.map(|b| b.unwrap()).collect()
-}
-
-fn json_rows(batches: &[RecordBatch]) -> Vec<Value> {
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
 }
 
 const PERIOD: &str = "from=2026-10-01&to=2026-11-01&now=2026-10-20T00:00:00Z";

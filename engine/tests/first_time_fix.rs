@@ -73,14 +73,7 @@ async fn lake() -> tempfile::TempDir {
 
 async fn kpi(engine: &Engine, req: KpiRequest) -> Vec<Value> {
     let req = req.param("from", "2026-10-01").param("to", "2026-10-02").now(t("2026-11-15T00:00:00Z"));
-    let batches = collect(run_kpi(engine, &req, &Caller::admin()).await.unwrap()).await.unwrap();
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in &batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
+    json_rows(&collect(run_kpi(engine, &req, &Caller::admin()).await.unwrap()).await.unwrap())
 }
 
 fn n(v: &Value, key: &str) -> f64 {

@@ -10,12 +10,16 @@
 //!   tests).
 //! - [`board`]: the October of the dashboard's tests (one 24x7 calendar,
 //!   numbers per region, product and agent).
+//! - [`id`], [`s`], [`t`], [`d`]: test ids and instants; [`json_rows`]:
+//!   record batches as the JSON rows the tests compare.
 //!
 //! Only the domain is imported (the layer of `domain`, dev only), so every
 //! crate's tests may use it; writing a world into a lake is the engine's
 //! (`fieldhouse_engine::testing`, feature `testing`).
 
+use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
 pub mod board;
@@ -42,4 +46,15 @@ pub fn t(s: &str) -> DateTime<Utc> {
 /// A `YYYY-MM-DD` date.
 pub fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("`{s}` is not YYYY-MM-DD: {e}"))
+}
+
+/// Record batches as JSON rows (none for no rows).
+pub fn json_rows(batches: &[RecordBatch]) -> Vec<Value> {
+    let mut w = arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        w.write(b).unwrap_or_else(|e| panic!("a batch as JSON: {e}"));
+    }
+    w.finish().unwrap_or_else(|e| panic!("batches as JSON: {e}"));
+    let bytes = w.into_inner();
+    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JSON rows: {e}")) }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used)]
 
 pub use fieldhouse_testkit::october::*;
-pub use fieldhouse_testkit::{OrderSpec, PartUse, VisitSpec, World, d, id, labour, s, t};
+pub use fieldhouse_testkit::{OrderSpec, PartUse, VisitSpec, World, d, id, json_rows, labour, s, t};
 
 /// The October world written once per test binary into a Delta lake under a
 /// temporary directory (read-only for the tests).
