@@ -232,6 +232,13 @@ mod tests {
         assert_eq!(c.s3.get("endpoint").map(String::as_str), Some("http://127.0.0.1:9000"));
         let shown = c.to_toml();
         assert!(shown.contains("<hidden>") && !shown.contains("shh"), "{shown}");
+        // The cluster's scheduler, from the file and from the environment (which wins).
+        std::fs::write(dir.path().join("cluster.toml"), "cluster_scheduler = \"10.0.0.1:50050\"\n").unwrap();
+        let c = ServeConfig::load(dir.path(), Some(&dir.path().join("cluster.toml")), none).unwrap();
+        assert_eq!(c.cluster_scheduler.as_deref(), Some("10.0.0.1:50050"));
+        let env = |k: &str| (k == "FIELDHOUSE_CLUSTER_SCHEDULER").then(|| "sched:7000".to_string());
+        let c = ServeConfig::load(dir.path(), Some(&dir.path().join("cluster.toml")), env).unwrap();
+        assert_eq!(c.cluster_scheduler.as_deref(), Some("sched:7000"));
         let env = |k: &str| (k == "FIELDHOUSE_SQL_MEMORY").then(|| "lots".to_string());
         assert!(ServeConfig::load(dir.path(), None, env).unwrap_err().to_string().contains("FIELDHOUSE_SQL_MEMORY"));
     }

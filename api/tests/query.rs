@@ -1,15 +1,14 @@
 //! KPI, SQL, reports, OpenAPI and metrics endpoints end to end: a real
 //! server on 127.0.0.1:0 over a real Delta lake holding the hand-made
-//! October of `engine/tests/common` (agents A and B).
+//! October of `fieldhouse_testkit::october` (agents A and B).
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../engine/tests/common/mod.rs"]
-mod common;
 mod support;
 
 use arrow::array::RecordBatch;
 use axum::body::Bytes;
-use common::*;
+use fieldhouse_testkit::october::*;
+use fieldhouse_testkit::{World, id, json_rows, s};
 use serde_json::Value;
 use support::{Resp, Server, request, start_in, test_config, write_report};
 
@@ -34,16 +33,6 @@ fn parquet_batches(r: &Resp) -> Vec<RecordBatch> {
         .build()
         .unwrap();
     reader.map(|b| b.unwrap()).collect()
-}
-
-fn json_rows(batches: &[RecordBatch]) -> Vec<Value> {
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
 }
 
 const PERIOD: &str = "from=2026-10-01&to=2026-11-01&now=2026-10-20T00:00:00Z";

@@ -76,6 +76,7 @@ pub(crate) enum Command {
     Sql(crate::cmd_engine::SqlArgs),
     /// Run a node of an Apache Ballista cluster that computes KPIs:
     /// `cluster scheduler`, `cluster executor` (see `kpi --engine ballista`).
+    #[cfg(feature = "cluster")]
     #[command(subcommand)]
     Cluster(crate::cmd_cluster::ClusterCommand),
     /// Scheduled reports: list the definitions and run one now.
@@ -207,6 +208,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lake(cmd) => crate::cmd_ingest::run_lake(data_dir, cmd),
         Command::Kpi(args) => crate::cmd_engine::run_kpi(data_dir, args),
         Command::Sql(args) => crate::cmd_engine::run_sql(data_dir, args),
+        #[cfg(feature = "cluster")]
         Command::Cluster(cmd) => crate::cmd_cluster::run(data_dir, cmd),
         Command::Report(cmd) => crate::cmd_report::run(data_dir, cmd),
         Command::Token(cmd) => crate::cmd_token::run(data_dir, cmd),
@@ -316,4 +318,15 @@ fn sla(cmd: SlaCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The async runtime of a command: a worker per core, with thread stacks
+/// big enough for the plans of a cluster (they are encoded recursively; see
+/// `fieldhouse_engine::CLUSTER_STACK_BYTES`).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(fieldhouse_engine::CLUSTER_STACK_BYTES)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

@@ -52,11 +52,7 @@ pub(crate) enum ClusterCommand {
 
 /// `fieldhouse cluster ...`
 pub(crate) fn run(_data_dir: &Path, cmd: ClusterCommand) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(fieldhouse_engine::cluster::STACK_BYTES)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::cli::runtime()?;
     rt.block_on(async move {
         match cmd {
             ClusterCommand::Scheduler { bind } => {

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::cli::runtime;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fieldhouse_engine::output::{Format, write_batches};
@@ -81,7 +82,8 @@ pub(crate) struct QueryArgs {
     #[arg(long, default_value = "auto", value_parser = ["auto", "events"])]
     pub(crate) source: String,
     /// Where the query runs: `local` (this process) or `ballista` (an Apache
-    /// Ballista cluster of `fieldhouse cluster` nodes; needs --scheduler).
+    /// Ballista cluster of `fieldhouse cluster` nodes; needs --scheduler and a
+    /// build with `--features cluster`).
     #[arg(long, default_value = "local", value_parser = ["local", "ballista"])]
     pub(crate) engine: String,
     /// The cluster's scheduler, HOST:PORT (port 50050 when left out), for `--engine ballista`.
@@ -101,6 +103,12 @@ impl QueryArgs {
             let Some(scheduler) = &self.scheduler else {
                 bail!("--engine ballista needs --scheduler HOST:PORT (a `fieldhouse cluster scheduler`)")
             };
+            if !fieldhouse_engine::CLUSTER_AVAILABLE {
+                bail!(
+                    "this fieldhouse was built without the cluster engine: \
+                     `cargo build --release -p fieldhouse-cli --features cluster`"
+                );
+            }
             if self.agent.is_some() {
                 bail!("--agent runs on the local engine only (a partner's slice is never planned on a cluster)");
             }
@@ -134,14 +142,6 @@ impl QueryArgs {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(fieldhouse_engine::cluster::STACK_BYTES)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 fn emit(
     common: &QueryArgs,
     stream: fieldhouse_engine::SendableRecordBatchStream,
@@ -170,6 +170,7 @@ fn emit(
 pub(crate) fn run_kpi(data_dir: &Path, args: KpiArgs) -> Result<ExitCode> {
     let engine = args.common.engine(data_dir)?;
     if args.list {
+        let mut out = String::new();
         for k in engine.catalog().list() {
             let params: Vec<String> = k
                 .params
@@ -181,14 +182,20 @@ pub(crate) fn run_kpi(data_dir: &Path, args: KpiArgs) -> Result<ExitCode> {
                 })
                 .collect();
             let audience: Vec<&str> = k.audience.iter().map(|r| r.as_str()).collect();
-            println!("{:<28} {}", k.name, k.title);
-            println!(
-                "{:<28} unit: {}; by: {}",
+            out.push_str(&format!("{:<28} {}\n", k.name, k.title));
+            out.push_str(&format!(
+                "{:<28} unit: {}; by: {}\n",
                 "",
                 k.unit,
                 if k.dimensions.is_empty() { "-".into() } else { k.dimensions.join(",") }
-            );
-            println!("{:<28} params: {}; audience: {}", "", params.join(" "), audience.join(","));
+            ));
+            out.push_str(&format!("{:<28} params: {}; audience: {}\n", "", params.join(" "), audience.join(",")));
+        }
+        // A reader that stops early (`| head`) is not an error.
+        match std::io::stdout().lock().write_all(out.as_bytes()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(e).context("writing the catalog"),
         }
         return Ok(ExitCode::SUCCESS);
     }

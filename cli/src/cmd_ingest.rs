@@ -4,6 +4,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::cli::runtime;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use fieldhouse_ingest::lake::{EVENTS, REJECTED};
@@ -77,10 +78,6 @@ pub(crate) enum LakeCommand {
 async fn open_lake(data_dir: &Path) -> Result<Lake> {
     let location = crate::lake::resolve(data_dir)?;
     Lake::open(location.url().as_str()).await.with_context(|| format!("opening the lake at {location}"))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// `fieldhouse ingest`.

@@ -70,7 +70,7 @@ pub(crate) fn run(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
                 Some(label) => Period::parse(def.period, &label)?,
                 None => Period::last_full(def.period, Utc::now().with_timezone(&def.time_zone).date_naive()),
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = crate::cli::runtime()?;
             let source = EngineSource::new(crate::lake::engine(data_dir)?);
             let result =
                 runtime.block_on(async { run_now(&source, data_dir, def, period, agent, as_of_version).await });

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::cli::runtime;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fieldhouse_engine::output::{Format, write_batches};
@@ -63,10 +64,6 @@ const SUMMARY: &[(&str, &str)] = &[
     ("csat", "Customer satisfaction"),
     ("dso", "Days sales outstanding"),
 ];
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}/5] {text}");

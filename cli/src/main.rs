@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+#[cfg(feature = "cluster")]
 mod cmd_cluster;
 mod cmd_engine;
 mod cmd_ingest;

@@ -114,12 +114,7 @@ pub(crate) async fn stop_signal() {
 
 fn serve_with(data_dir: &Path, config: ServeConfig, maintain_entities: bool) -> Result<ExitCode> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    // A cluster's plans are encoded recursively (see fieldhouse_engine::cluster::STACK_BYTES).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(fieldhouse_engine::cluster::STACK_BYTES)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::cli::runtime()?;
     rt.block_on(async move {
         let addr = config.addr;
         let config_pg_addr = config.pg_addr;

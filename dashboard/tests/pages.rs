@@ -1,7 +1,7 @@
 //! The dashboard over HTTP without a socket (`router(state).oneshot(..)`):
 //! login, pages per role, sections omitted by audience, a partner's scope,
 //! the numbers against the engine and against the hand-made world of
-//! `common/mod.rs`, escaping, and the cache.
+//! `fieldhouse_testkit::board`, escaping, and the cache.
 #![allow(clippy::unwrap_used)]
 
 mod common;

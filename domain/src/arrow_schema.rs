@@ -44,7 +44,9 @@ pub const ID_COLUMNS: &[&str] = &[
     "claim_id",
 ];
 
-fn ts_type() -> DataType {
+/// The one timestamp type of the lake: microseconds in UTC, what Delta calls
+/// `timestamp` (every instant column of every table is of it).
+pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
@@ -53,8 +55,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("event_id", DataType::Utf8, false),
         Field::new("event_type", DataType::Utf8, false),
         Field::new("schema_version", DataType::Int32, false),
-        Field::new("occurred_at", ts_type(), false),
-        Field::new("recorded_at", ts_type(), true),
+        Field::new("occurred_at", timestamp_type(), false),
+        Field::new("recorded_at", timestamp_type(), true),
         Field::new("source", DataType::Utf8, false),
         Field::new(PARTITION_COLUMN, DataType::Date32, false),
     ];
@@ -73,8 +75,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("lat", DataType::Float64, true),
         Field::new("lon", DataType::Float64, true),
         Field::new("csat", DataType::Int32, true),
-        Field::new("response_due_at", ts_type(), true),
-        Field::new("resolution_due_at", ts_type(), true),
+        Field::new("response_due_at", timestamp_type(), true),
+        Field::new("resolution_due_at", timestamp_type(), true),
         Field::new("business_date", DataType::Date32, true),
         Field::new("payload", DataType::Utf8, false),
     ]);

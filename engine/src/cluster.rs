@@ -22,6 +22,8 @@
 //! Plans are encoded and decoded recursively: a deep one (views over the raw
 //! events) needs more than the 2 MiB of stack a tokio worker has by default,
 //! so the runtimes that plan or serve for a cluster use [`STACK_BYTES`].
+//!
+//! Built with the feature `cluster` only (off by default).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,7 +49,7 @@ use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use crate::{Error, Result, udf};
 
 /// The stack of each runtime thread that plans for, or serves, a cluster.
-pub const STACK_BYTES: usize = 64 << 20;
+pub const STACK_BYTES: usize = crate::CLUSTER_STACK_BYTES;
 
 /// The default port of a scheduler.
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;

@@ -12,8 +12,8 @@
 //! - [`entity`]: the views kept as Delta tables of the lake, brought up to
 //!   date after every commit by recomputing the touched keys.
 //! - [`cache`]: [`cache::KpiCache`], KPI answers kept per lake version.
-//! - [`cluster`]: sessions that run on an Apache Ballista cluster, and its
-//!   scheduler and executors with our functions.
+//! - `cluster` (feature `cluster`): sessions that run on an Apache Ballista
+//!   cluster, and its scheduler and executors with our functions.
 //! - [`run`]: [`run_kpi`] and read-only [`run_sql`], as record-batch streams.
 //! - [`output`]: results as a text table, CSV, JSON or Parquet.
 //! - [`sqlfiles`]: the SQL files, embedded in the binary or read from disk.
@@ -23,6 +23,7 @@
 pub mod cache;
 mod cached;
 pub mod catalog;
+#[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod entity;
 pub mod error;
@@ -42,3 +43,12 @@ pub use error::{Error, Result};
 pub use run::{KpiRequest, SqlLimits, check_statement, collect, plan_kpi, run_kpi, run_plan, run_sql};
 pub use scope::{Caller, Role};
 pub use session::{AsOf, Engine, EngineConfig, SessionOptions, Source, default_memory_limit, local_lake};
+
+/// Whether this build can run sessions on a cluster (feature `cluster`; see
+/// [`EngineConfig::cluster`]).
+pub const CLUSTER_AVAILABLE: bool = cfg!(feature = "cluster");
+
+/// The thread stack a runtime that plans for, or serves, a cluster needs:
+/// plans are encoded and decoded recursively, and a deep one (views over
+/// the raw events) needs more than the 2 MiB of a tokio worker's default.
+pub const CLUSTER_STACK_BYTES: usize = 64 << 20;

@@ -97,6 +97,15 @@ impl EngineConfig {
     }
 }
 
+/// The refusal of a cluster session by a build without the feature `cluster`.
+pub(crate) fn no_cluster() -> Error {
+    Error::Cluster {
+        message: "this build has no cluster engine (build with `--features cluster`, e.g. \
+                  `cargo build --release -p fieldhouse-cli --features cluster`)"
+            .into(),
+    }
+}
+
 /// The `file://` URL of `<data_dir>/lake/` (made absolute against the
 /// current directory; the directory need not exist).
 pub fn local_lake(data_dir: &Path) -> url::Url {
@@ -233,6 +242,9 @@ impl Engine {
 
     /// An engine with `config`: loads the views and the KPI catalog.
     pub fn new(config: EngineConfig) -> Result<Engine> {
+        if config.cluster.is_some() && !crate::CLUSTER_AVAILABLE {
+            return Err(no_cluster());
+        }
         let (views, kpis) = match &config.sql_dir {
             Some(dir) => (sqlfiles::read_dir(&dir.join("views"))?, sqlfiles::read_dir(&dir.join("kpi"))?),
             None => (sqlfiles::embedded_views(), sqlfiles::embedded_kpis()),
@@ -279,8 +291,9 @@ impl Engine {
         self
     }
 
-    /// Whether view `name` is an entity of this engine's SQL.
-    fn is_entity(&self, name: &str) -> bool {
+    /// Whether view `name` is an entity of this engine's SQL (kept as a
+    /// Delta table under `<lake>/entities/<name>/`).
+    pub fn is_entity(&self, name: &str) -> bool {
         self.entities.iter().any(|d| d.name == name)
     }
 
@@ -544,11 +557,14 @@ impl Engine {
         // On a cluster: the caller sees everything (a partner's slice is planned locally).
         let remote = self.config.cluster.as_deref().filter(|_| scope.is_none());
         let ctx = match remote {
+            #[cfg(feature = "cluster")]
             Some(address) => SessionContext::new_with_state(crate::cluster::client_state(
                 address,
                 config.clone(),
                 self.runtime.clone(),
             )?),
+            #[cfg(not(feature = "cluster"))]
+            Some(_) => return Err(no_cluster()),
             None => SessionContext::new_with_config_rt(config.clone(), self.runtime.clone()),
         };
 

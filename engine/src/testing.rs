@@ -1,5 +1,6 @@
 //! Test support: write typed events into a Delta `events` table under
-//! `<data_dir>/lake/events`, one commit per call.
+//! `<data_dir>/lake/events`, one commit per call (from async code, or from
+//! any code with [`write_events_blocking`]).
 
 use std::path::Path;
 
@@ -31,4 +32,16 @@ pub async fn write_events(data_dir: &Path, events: &[Event]) -> Result<u64, Box<
     let table =
         table.write(vec![batch]).with_save_mode(SaveMode::Append).with_partition_columns([PARTITION_COLUMN]).await?;
     Ok(table.version().unwrap_or(0))
+}
+
+/// [`write_events`] from code that is not async, or that already runs inside
+/// a runtime: on a runtime of its own, on a thread of its own.
+pub fn write_events_blocking(data_dir: &Path, events: &[Event]) -> Result<u64, String> {
+    std::thread::scope(|scope| -> Result<u64, String> {
+        let writer = scope.spawn(|| -> Result<u64, String> {
+            let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            rt.block_on(write_events(data_dir, events)).map_err(|e| e.to_string())
+        });
+        writer.join().map_err(|_| "the thread writing the events panicked".to_string())?
+    })
 }

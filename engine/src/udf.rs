@@ -36,20 +36,17 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Array, Int64Array, Int64Builder, ListArray, ListBuilder,
     StringArray, StringBuilder, StructArray, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::datatypes::{DataType, Field};
 use chrono::{DateTime, TimeDelta, Utc};
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use fieldhouse_domain::arrow_schema::timestamp_type;
 use fieldhouse_domain::calendar::Calendar;
 use fieldhouse_domain::sla::{self, Pause};
 use serde_json::Value;
 
 /// The default share of the target below which a running clock is at risk.
 pub const DEFAULT_AT_RISK_FRACTION: f64 = 0.2;
-
-fn ts_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
 
 /// Parsed calendars by their JSON text, shared by the SLA UDFs of a session.
 #[derive(Debug, Default, Clone)]
@@ -127,7 +124,7 @@ impl SlaKind {
 
     /// The expected type of each argument (`None` = the pauses list) and how many are required.
     fn arg_types(self) -> (Vec<Option<DataType>>, usize) {
-        let t = || Some(ts_type());
+        let t = || Some(timestamp_type());
         let s = Some(DataType::Utf8);
         let i = Some(DataType::Int64);
         match self {
@@ -178,7 +175,7 @@ impl ScalarUDFImpl for SlaUdf {
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
         Ok(match self.kind {
             SlaKind::BusinessSeconds => DataType::Int64,
-            SlaKind::Deadline => ts_type(),
+            SlaKind::Deadline => timestamp_type(),
             SlaKind::State => DataType::Utf8,
         })
     }
@@ -340,7 +337,7 @@ impl PauseColumn {
         }
         let pick = |name: &str, pos: usize| -> DfResult<ArrayRef> {
             let c = st.column_by_name(name).unwrap_or_else(|| st.column(pos)).clone();
-            Ok(if c.data_type() == &ts_type() { c } else { arrow::compute::cast(&c, &ts_type())? })
+            Ok(if c.data_type() == &timestamp_type() { c } else { arrow::compute::cast(&c, &timestamp_type())? })
         };
         let (s, e) = (pick("start", 0)?, pick("end", 1)?);
         let (s, e) = (ts_array(&s)?, ts_array(&e)?);
@@ -603,7 +600,7 @@ impl ScalarUDFImpl for NowUdf {
         &self.signature
     }
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(ts_type())
+        Ok(timestamp_type())
     }
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let Some(micros) = self.micros else {

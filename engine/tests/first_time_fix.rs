@@ -13,57 +13,47 @@
 mod common;
 
 use common::*;
-use fieldhouse_domain::event::*;
+use fieldhouse_domain::event::{OrderType, Priority, VisitOutcome};
 use fieldhouse_engine::{Caller, Engine, KpiRequest, collect, run_kpi};
 use serde_json::Value;
 
 const DONE: &str = "2026-10-01T12:00:00Z";
 
 fn open(w: &mut World, at: &str, order: u128, equipment: u128, order_type: OrderType) {
-    let opened = t(at);
-    w.push(
-        at,
-        OrderOpened {
-            order_id: id(order),
-            order_type,
-            channel: Channel::Phone,
-            customer_id: id(CUST),
-            site_id: id(NORTH),
-            equipment_id: id(equipment),
-            product_id: id(PROD),
-            priority: Priority::P2,
-            fault_code: "E-1".into(),
-            reported_fault: "broken".into(),
-            calendar_id: id(CAL24),
-            response_due_at: opened + chrono::TimeDelta::minutes(240),
-            resolution_due_at: opened + chrono::TimeDelta::minutes(1440),
-            response_target_minutes: 240,
-            resolution_target_minutes: 1440,
-        },
-    );
-    w.push(
-        at,
-        EntitlementChecked {
-            order_id: id(order),
-            entitlement: Entitlement::TimeAndMaterial,
-            contract_id: None,
-            reason: "test".into(),
-        },
-    );
+    let spec = OrderSpec {
+        n: order,
+        order_type,
+        customer: CUST,
+        site: NORTH,
+        equipment,
+        product: PROD,
+        calendar: CAL24,
+        contract: None,
+        priority: Priority::P2,
+        targets: (240, 1440),
+        fault: "E-1",
+    };
+    w.open(at, &spec);
 }
 
 /// A corrective order on `equipment` fixed on its only visit, completed at DONE.
 fn fixed_first_time(w: &mut World, order: u128, visit: u128, equipment: u128) {
     open(w, "2026-10-01T08:00:00Z", order, equipment, OrderType::Corrective);
-    let (order_id, visit_id, technician_id) = (id(order), id(visit), id(T3));
-    w.push("2026-10-01T08:10:00Z", OrderAssigned { order_id, technician_id, agent_id: None });
-    w.push("2026-10-01T09:00:00Z", TravelStarted { order_id, visit_id, technician_id, agent_id: None });
-    w.push(
-        "2026-10-01T10:00:00Z",
-        Arrived { order_id, visit_id, technician_id, agent_id: None, lat: 53.55, lon: 9.99 },
-    );
-    w.push(DONE, VisitEnded { order_id, visit_id, technician_id, agent_id: None, outcome: VisitOutcome::Fixed });
-    w.push(DONE, OrderCompleted { order_id, technician_id: Some(technician_id), agent_id: None });
+    w.assign("2026-10-01T08:10:00Z", order, T3, None);
+    w.visit(&VisitSpec {
+        order,
+        visit,
+        tech: T3,
+        agent: None,
+        travel: Some("2026-10-01T09:00:00Z"),
+        arrive: "2026-10-01T10:00:00Z",
+        pos: (53.55, 9.99),
+        work: 0,
+        part: None,
+        end: DONE,
+        outcome: VisitOutcome::Fixed,
+    });
+    w.complete(DONE, order, T3, None);
 }
 
 async fn lake() -> tempfile::TempDir {
@@ -83,14 +73,7 @@ async fn lake() -> tempfile::TempDir {
 
 async fn kpi(engine: &Engine, req: KpiRequest) -> Vec<Value> {
     let req = req.param("from", "2026-10-01").param("to", "2026-10-02").now(t("2026-11-15T00:00:00Z"));
-    let batches = collect(run_kpi(engine, &req, &Caller::admin()).await.unwrap()).await.unwrap();
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in &batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
+    json_rows(&collect(run_kpi(engine, &req, &Caller::admin()).await.unwrap()).await.unwrap())
 }
 
 fn n(v: &Value, key: &str) -> f64 {

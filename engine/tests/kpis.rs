@@ -1,4 +1,4 @@
-//! Every KPI against the hand-made October world of `common/mod.rs`, with
+//! Every KPI against the hand-made October world of `fieldhouse_testkit::october`, with
 //! the expected numbers worked out by hand beside each assertion.
 #![allow(clippy::unwrap_used)]
 
@@ -18,26 +18,16 @@ fn engine() -> Engine {
     Engine::open(lake()).unwrap()
 }
 
-pub fn to_rows(batches: &[arrow::array::RecordBatch]) -> Vec<Value> {
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice::<Vec<Value>>(&bytes).unwrap() }
-}
-
 async fn kpi_as(req: KpiRequest, caller: &Caller) -> Vec<Value> {
     let req = req.now(t(NOW));
     let stream = run_kpi(&engine(), &req, caller).await.unwrap();
-    to_rows(&collect(stream).await.unwrap())
+    json_rows(&collect(stream).await.unwrap())
 }
 
 /// As [`kpi`], at the reference instant `now` instead of NOW.
 async fn kpi_now(req: KpiRequest, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
     let stream = run_kpi(&engine(), &req.now(now), &Caller::admin()).await.unwrap();
-    to_rows(&collect(stream).await.unwrap())
+    json_rows(&collect(stream).await.unwrap())
 }
 
 async fn kpi(req: KpiRequest) -> Vec<Value> {
@@ -450,7 +440,7 @@ async fn billing_cycle_time_full_payment_date_by_hand() {
     let mut w = World::default();
     master(&mut w);
     for inv in [901, 902, 903] {
-        w.invoice("2026-11-02T09:00:00Z", inv, 0x9900 + inv, "2026-11-02", "2026-12-02", vec![labour(10_000)]);
+        w.invoice("2026-11-02T09:00:00Z", inv, 0x9900 + inv, CUST, "2026-11-02", "2026-12-02", vec![labour(10_000)]);
     }
     let pay = |w: &mut World, n: u128, inv: u128, cents: i64, on: &str| {
         w.push(
@@ -491,7 +481,7 @@ async fn billing_cycle_time_full_payment_date_by_hand() {
     let engine = Engine::open(dir.path()).unwrap();
     let req = KpiRequest::new("billing_cycle_time").param("from", "2026-11-01").param("to", "2026-12-01");
     let stream = run_kpi(&engine, &req.now(t("2026-11-30T00:00:00Z")), &Caller::admin()).await.unwrap();
-    let rows = to_rows(&collect(stream).await.unwrap());
+    let rows = json_rows(&collect(stream).await.unwrap());
     // Settled: 10, 4 and 6 days → mean 6.67, median 6.
     assert_eq!(num(&rows[0], "invoices"), 3.0);
     assert_eq!(num(&rows[0], "invoices_settled"), 3.0);

@@ -80,8 +80,8 @@ async fn latest_registration_wins_and_first_issue_wins() {
         },
     );
     // The invoice I1 issued twice: 210.00 first, 999.00 resent an hour later.
-    w.invoice("2026-10-06T12:00:00Z", I1, O1, "2026-10-06", "2026-11-05", vec![labour(21_000)]);
-    w.invoice("2026-10-06T13:00:00Z", I1, O1, "2026-10-07", "2026-11-06", vec![labour(99_900)]);
+    w.invoice("2026-10-06T12:00:00Z", I1, O1, CUST, "2026-10-06", "2026-11-05", vec![labour(21_000)]);
+    w.invoice("2026-10-06T13:00:00Z", I1, O1, CUST, "2026-10-07", "2026-11-06", vec![labour(99_900)]);
 
     let dir = tempfile::tempdir().unwrap();
     fieldhouse_engine::testing::write_events(dir.path(), &w.events).await.unwrap();

@@ -15,16 +15,6 @@ async fn lake() -> tempfile::TempDir {
     dir
 }
 
-fn rows(batches: &[arrow::array::RecordBatch]) -> Vec<Value> {
-    let mut w = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        w.write(b).unwrap();
-    }
-    w.finish().unwrap();
-    let bytes = w.into_inner();
-    if bytes.is_empty() { vec![] } else { serde_json::from_slice(&bytes).unwrap() }
-}
-
 /// The equipment ids the October world's orders `orders` were opened for.
 fn orders_equipment(orders: &[u128]) -> Vec<String> {
     october()
@@ -45,7 +35,7 @@ fn now() -> SessionOptions {
 
 async fn sql(engine: &Engine, caller: &Caller, q: &str) -> Result<Vec<Value>, Error> {
     let stream = run_sql(engine, q, caller, SqlLimits::default(), &now()).await?;
-    Ok(rows(&collect(stream).await?))
+    Ok(json_rows(&collect(stream).await?))
 }
 
 #[tokio::test]
@@ -106,18 +96,18 @@ async fn a_partner_sees_only_its_own_rows_in_kpis() {
     let a = Caller::partner(id(AGENT_A));
     // Agent A's orders: O1 met, O5 breached, O6 breached (see kpis.rs).
     let req = KpiRequest::new("sla_response_compliance").by("agent").now(t(NOW));
-    let got = rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
+    let got = json_rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["agent"], s(AGENT_A));
     assert_eq!((got[0]["met"].as_i64(), got[0]["breached"].as_i64()), (Some(1), Some(2)));
     // Asking for agent B's claims by parameter gives nothing.
     let req = KpiRequest::new("claim_settlement").param("agent", s(AGENT_B)).now(t(NOW));
-    let got = rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
+    let got = json_rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
     assert!(got.is_empty(), "{got:?}");
     // Every KPI a partner may read returns only agent A (or agent-less) rows.
     for def in engine.catalog().list().filter(|k| k.allows(fieldhouse_engine::Role::Partner)) {
         let req = KpiRequest::new(&def.name).now(t(NOW));
-        let got = rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
+        let got = json_rows(&collect(run_kpi(&engine, &req, &a).await.unwrap()).await.unwrap());
         for r in &got {
             for key in ["agent_id", "agent"] {
                 if let Some(v) = r.get(key) {
@@ -159,10 +149,11 @@ async fn sql_is_read_only() {
     // A plain query works, and the row limit holds.
     let limits = SqlLimits { max_rows: 3, timeout: None };
     let stream = run_sql(&engine, "SELECT * FROM events", &admin, limits, &now()).await.unwrap();
-    assert_eq!(rows(&collect(stream).await.unwrap()).len(), 3);
+    assert_eq!(json_rows(&collect(stream).await.unwrap()).len(), 3);
     // EXPLAIN ANALYZE of a query shows its plan with metrics to an unscoped reader ...
     let q = "EXPLAIN ANALYZE SELECT count(*) FROM orders WHERE status = 'open'";
-    let plan = rows(&collect(run_sql(&engine, q, &admin, SqlLimits::default(), &now()).await.unwrap()).await.unwrap());
+    let plan =
+        json_rows(&collect(run_sql(&engine, q, &admin, SqlLimits::default(), &now()).await.unwrap()).await.unwrap());
     let text = plan.iter().filter_map(|r| r["plan"].as_str()).collect::<Vec<_>>().join("\n");
     assert!(text.contains("output_rows="), "{text}");
     // ... and is refused to a partner (a plan names the lake's files and the scope's SQL).
@@ -196,7 +187,7 @@ async fn wrong_parameters_and_dimensions_fail_clearly() {
     assert!(matches!(err, Error::UnknownKpi { .. }), "{err}");
     // An injection attempt in a text parameter is just a value that matches nothing.
     let req = KpiRequest::new("csat").param("region", "North' OR '1'='1").now(t(NOW));
-    let got = rows(&collect(run_kpi(&engine, &req, &admin).await.unwrap()).await.unwrap());
+    let got = json_rows(&collect(run_kpi(&engine, &req, &admin).await.unwrap()).await.unwrap());
     assert_eq!(got[0]["scored"], 0);
 }
 
@@ -214,7 +205,7 @@ async fn kpis_can_be_computed_as_of_an_earlier_version() {
         let engine = engine.clone();
         async move {
             let req = KpiRequest::new("sla_response_compliance").as_of(as_of).now(t(NOW));
-            rows(&collect(run_kpi(&engine, &req, &Caller::admin()).await.unwrap()).await.unwrap())
+            json_rows(&collect(run_kpi(&engine, &req, &Caller::admin()).await.unwrap()).await.unwrap())
         }
     };
     // Latest: the 6 orders of kpis.rs plus O9 breached → met 4, breached 3.

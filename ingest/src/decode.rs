@@ -27,7 +27,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use fieldhouse_domain::event::Event;
+use fieldhouse_domain::event::{Event, json_kind};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -413,17 +413,6 @@ fn csv_line(cells: &[String]) -> String {
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end_matches('\n').to_string()
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A validated record: its index, its raw text, and the event or why not.

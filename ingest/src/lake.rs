@@ -18,7 +18,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Date32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
-use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::{DateTime, Utc};
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::datafusion::scalar::ScalarValue;
@@ -27,7 +27,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructType, Transaction};
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
-use fieldhouse_domain::arrow_schema::{PARTITION_COLUMN, events_schema};
+use fieldhouse_domain::arrow_schema::{PARTITION_COLUMN, events_schema, timestamp_type};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use tracing::{debug, info};
@@ -47,10 +47,6 @@ pub const CHECKPOINT_INTERVAL: u64 = 100;
 /// The Delta `txn` application id of the outbox relay.
 pub const OUTBOX_APP_ID: &str = "fieldhouse-outbox";
 
-fn ts_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
 static REJECTED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("batch_id", DataType::Utf8, false),
@@ -60,7 +56,7 @@ static REJECTED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("field", DataType::Utf8, true),
         Field::new("reason", DataType::Utf8, false),
         Field::new("raw", DataType::Utf8, false),
-        Field::new("received_at", ts_type(), false),
+        Field::new("received_at", timestamp_type(), false),
         Field::new(REJECTED_PARTITION, DataType::Date32, false),
     ]))
 });

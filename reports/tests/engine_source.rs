@@ -6,37 +6,15 @@
 #![cfg(feature = "engine")]
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
-use deltalake::DeltaTableBuilder;
-use deltalake::kernel::StructType;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::protocol::SaveMode;
-use fieldhouse_domain::arrow_schema::{PARTITION_COLUMN, events_schema, to_record_batch};
 use fieldhouse_domain::samples::sample_events;
 use fieldhouse_reports::config::Format;
 use fieldhouse_reports::render::to_csv;
 use fieldhouse_reports::runner::compute_sections;
 use fieldhouse_reports::{Config, EngineSource, KpiSource, Period, run_report};
 
-async fn write_lake(data_dir: &Path) {
-    let dir = data_dir.join("lake").join("events");
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = deltalake::ensure_table_uri(dir.display().to_string()).unwrap();
-    let fields: StructType = events_schema().as_ref().try_into_kernel().unwrap();
-    let table = DeltaTableBuilder::from_url(url)
-        .unwrap()
-        .build()
-        .unwrap()
-        .create()
-        .with_table_name("events")
-        .with_columns(fields.fields().cloned())
-        .with_partition_columns([PARTITION_COLUMN])
-        .with_save_mode(SaveMode::Ignore)
-        .await
-        .unwrap();
-    let batch = to_record_batch(&sample_events()).unwrap();
-    table.write(vec![batch]).with_save_mode(SaveMode::Append).with_partition_columns([PARTITION_COLUMN]).await.unwrap();
+/// The sample events in a new lake under `data_dir` (create + one append).
+async fn write_lake(data_dir: &std::path::Path) {
+    fieldhouse_engine::testing::write_events(data_dir, &sample_events()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

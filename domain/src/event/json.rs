@@ -62,7 +62,7 @@ impl Event {
         let event_id = take_uuid(&mut map, "event_id")?;
         let event_type = match map.remove("type") {
             Some(Value::String(s)) => s,
-            Some(other) => return Err(invalid("type", format!("expected a string, got {}", kind(&other)))),
+            Some(other) => return Err(invalid("type", format!("expected a string, got {}", json_kind(&other)))),
             None => return Err(Error::MissingField { field: "type".into() }),
         };
         let schema_version = match map.remove("schema_version") {
@@ -74,7 +74,9 @@ impl Event {
                 }
                 i32::try_from(v).unwrap_or(SCHEMA_VERSION)
             }
-            Some(other) => return Err(invalid("schema_version", format!("expected an integer, got {}", kind(&other)))),
+            Some(other) => {
+                return Err(invalid("schema_version", format!("expected an integer, got {}", json_kind(&other))));
+            }
         };
         let occurred_at =
             take_ts(&mut map, "occurred_at")?.ok_or_else(|| Error::MissingField { field: "occurred_at".into() })?;
@@ -82,7 +84,7 @@ impl Event {
         let source = match map.remove("source") {
             Some(Value::String(s)) => s,
             None | Some(Value::Null) => "unknown".to_string(),
-            Some(other) => return Err(invalid("source", format!("expected a string, got {}", kind(&other)))),
+            Some(other) => return Err(invalid("source", format!("expected a string, got {}", json_kind(&other)))),
         };
         let payload = Payload::from_type_and_value(&event_type, Value::Object(map))?;
         // The lake keeps instants in microseconds; truncate here so an event
@@ -164,7 +166,8 @@ fn invalid(field: &str, message: String) -> Error {
     Error::InvalidField { field: field.into(), message }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, as an error message names it (`a string`, `null`, ...).
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -178,7 +181,7 @@ fn kind(v: &Value) -> &'static str {
 fn take_uuid(map: &mut Map<String, Value>, field: &str) -> Result<Uuid> {
     match map.remove(field) {
         Some(Value::String(s)) => Uuid::parse_str(&s).map_err(|e| invalid(field, format!("not a UUID: {e}"))),
-        Some(other) => Err(invalid(field, format!("expected a UUID string, got {}", kind(&other)))),
+        Some(other) => Err(invalid(field, format!("expected a UUID string, got {}", json_kind(&other)))),
         None => Err(Error::MissingField { field: field.into() }),
     }
 }
@@ -199,7 +202,7 @@ fn take_ts(map: &mut Map<String, Value>, field: &str) -> Result<Option<DateTime<
     match map.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => parse_ts(field, &s).map(Some),
-        Some(other) => Err(invalid(field, format!("expected an RFC 3339 timestamp string, got {}", kind(&other)))),
+        Some(other) => Err(invalid(field, format!("expected an RFC 3339 timestamp string, got {}", json_kind(&other)))),
     }
 }
 

@@ -37,7 +37,7 @@ pub use enums::{
     BillTo, Channel, Entitlement, LineKind, LocationKind, OrderType, PauseReason, Priority, Segment, VisitOutcome,
 };
 pub use envelope::Envelope;
-pub use json::{ENVELOPE_FIELDS, format_ts, parse_ts, truncate_micros};
+pub use json::{ENVELOPE_FIELDS, format_ts, json_kind, parse_ts, truncate_micros};
 pub use master::{
     AgentRegistered, CalendarDefined, ContractSigned, ContractTerminated, CustomerRegistered, EquipmentDecommissioned,
     EquipmentInstalled, MaintenancePlanDefined, ManufacturerRegistered, PartDefined, ProductDefined, SiteRegistered,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use fieldhouse_domain::arrow_schema::timestamp_type;
 
 use crate::{Error, Result};
 
@@ -42,7 +43,7 @@ fn delta_type(t: &DataType) -> DataType {
         DataType::UInt16 => DataType::Int32,
         DataType::UInt32 | DataType::UInt64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
-        DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Timestamp(_, _) => timestamp_type(),
         DataType::Dictionary(_, v) => delta_type(v),
         DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
             DataType::List(Arc::new(Field::new(f.name(), delta_type(f.data_type()), true)))
