@@ -18,10 +18,25 @@
 --   new order of repeat_types (default corrective: planned maintenance is no repeat) for the same equipment
 --   within window_days of the completion. Response SLA by the clock's end as in
 --   sla_response_compliance. Visits and work by the visit's end. CSAT by closing.
-WITH done AS (
+WITH repeat AS (
+    SELECT d.order_id FROM orders_core d JOIN orders_core n
+      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
+     AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
+    WHERE d.order_type = 'corrective' AND d.resolution_stopped_at >= $from AND d.resolution_stopped_at < $to
+      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
+    GROUP BY d.order_id
+), done AS (
+    -- completed in the period (one pass over the orders): all of them, and the corrective ones
+    -- with a visit that first_time_fix_rate counts
     SELECT o.technician_id, count(*) AS completed,
-           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed') AS fixed_first_visit
-    FROM orders_core o LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
+           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed') AS fixed_first_visit,
+           count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective') AS ftf_orders,
+           count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective'
+                            AND o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed'
+                            AND r.order_id IS NULL) AS first_time_fixed
+    FROM orders_core o
+    LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
+    LEFT JOIN repeat r ON o.order_id = r.order_id
     WHERE o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
     GROUP BY o.technician_id
 ), resp AS (
@@ -32,23 +47,6 @@ WITH done AS (
     WHERE status <> 'cancelled' AND response_state IN ('met', 'breached')
       AND coalesce(first_arrival_at, response_deadline) >= $from AND coalesce(first_arrival_at, response_deadline) < $to
     GROUP BY technician_id
-), repeat AS (
-    SELECT d.order_id FROM orders_core d JOIN orders_core n
-      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
-    WHERE d.order_type = 'corrective' AND d.resolution_stopped_at >= $from AND d.resolution_stopped_at < $to
-      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
-    GROUP BY d.order_id
-), ftf AS (
-    SELECT o.technician_id, count(*) AS ftf_orders,
-           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed'
-                            AND r.order_id IS NULL) AS first_time_fixed
-    FROM orders_core o
-    LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
-    LEFT JOIN repeat r ON o.order_id = r.order_id
-    WHERE o.status <> 'cancelled' AND o.visit_count >= 1 AND o.order_type = 'corrective'
-      AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
-    GROUP BY o.technician_id
 ), vis AS (
     SELECT technician_id, count(*) AS visits, sum(work_minutes) AS work_minutes FROM visits
     WHERE ended_at >= $from AND ended_at < $to GROUP BY technician_id
@@ -59,9 +57,9 @@ WITH done AS (
 SELECT t.technician_id, t.name, t.agent_id, t.region,
        coalesce(d.completed, 0) AS completed,
        coalesce(d.fixed_first_visit, 0) AS fixed_first_visit,
-       coalesce(f.ftf_orders, 0) AS ftf_orders,
-       coalesce(f.first_time_fixed, 0) AS first_time_fixed,
-       round(100.0 * f.first_time_fixed / nullif(f.ftf_orders, 0), 2) AS ftf_pct,
+       coalesce(d.ftf_orders, 0) AS ftf_orders,
+       coalesce(d.first_time_fixed, 0) AS first_time_fixed,
+       round(100.0 * d.first_time_fixed / nullif(d.ftf_orders, 0), 2) AS ftf_pct,
        coalesce(v.visits, 0) AS visits,
        round(coalesce(v.work_minutes, 0) / 60.0, 2) AS work_hours,
        coalesce(r.response_met, 0) AS response_met,
@@ -70,7 +68,6 @@ SELECT t.technician_id, t.name, t.agent_id, t.region,
        round(s.csat_mean, 2) AS csat_mean
 FROM technicians t
 LEFT JOIN done d ON t.technician_id = d.technician_id
-LEFT JOIN ftf f ON t.technician_id = f.technician_id
 LEFT JOIN resp r ON t.technician_id = r.technician_id
 LEFT JOIN vis v ON t.technician_id = v.technician_id
 LEFT JOIN sat s ON t.technician_id = s.technician_id
