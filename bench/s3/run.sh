@@ -8,8 +8,7 @@
 #   bench/s3/run.sh [MONTHS]     # months of the `small` preset (default 6)
 #
 # Needs: the release binary ($BIN, default $CARGO_TARGET_DIR/release/fieldhouse;
-# bench/build.sh builds it), python3, farm-bench (from the tool library) when
-# RUNS > 1. Moto is a Python server: the S3 figure measures it as much as us;
+# bench/build.sh builds it) and python3. Moto is a Python server: the S3 figure measures it as much as us;
 # on AWS S3 a commit costs a few round trips of ~10-30 ms instead.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
