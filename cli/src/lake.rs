@@ -37,10 +37,14 @@ pub(crate) fn resolve(data_dir: &Path) -> Result<LakeUrl> {
     from_config(data_dir, &config)
 }
 
-/// Engine defaults over the resolved lake.
+/// Engine defaults over the resolved lake; the views and KPIs of the `sql/`
+/// directory in `FIELDHOUSE_SQL_DIR` when it is set (as `kpi --sql-dir`
+/// reads them), so that `lake update-entities`, `lake rebuild-entities`,
+/// `ingest` and `report` compute the entity tables with the SQL the KPIs read.
 pub(crate) fn engine_config(data_dir: &Path) -> Result<EngineConfig> {
     let mut config = EngineConfig::new(data_dir);
     config.lake = resolve(data_dir)?.url().clone();
+    config.sql_dir = std::env::var_os("FIELDHOUSE_SQL_DIR").filter(|d| !d.is_empty()).map(std::path::PathBuf::from);
     Ok(config)
 }
 

@@ -232,6 +232,31 @@ pub struct Engine {
     /// to date incrementally (a log listing when nothing changed) instead
     /// of being loaded anew for every session and version check.
     latest: Arc<tokio::sync::Mutex<Option<DeltaTable>>>,
+    /// DataFusion settings given by `DATAFUSION_*` environment variables (see [`datafusion_env`]).
+    config_overrides: Arc<Vec<(String, String)>>,
+}
+
+/// DataFusion settings from the environment, over the engine's own: each
+/// option `datafusion.a.b` may be set by a variable `DATAFUSION_A_B` (as
+/// `datafusion-cli` reads them), e.g. `DATAFUSION_EXECUTION_BATCH_SIZE=16384`
+/// or `DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS=false`. For tuning and
+/// benchmarks; the defaults are what the README's figures use. A value that
+/// does not parse is an error when the engine is made.
+pub fn datafusion_env() -> Result<Vec<(String, String)>> {
+    let mut probe = SessionConfig::new();
+    let mut set = Vec::new();
+    for entry in probe.options().entries() {
+        let var = entry.key.to_uppercase().replace('.', "_");
+        if let Some(value) = std::env::var_os(&var) {
+            let value = value.to_string_lossy().into_owned();
+            probe
+                .options_mut()
+                .set(&entry.key, &value)
+                .map_err(Error::query(format!("environment variable {var}={value}")))?;
+            set.push((entry.key, value));
+        }
+    }
+    Ok(set)
 }
 
 impl Engine {
@@ -251,6 +276,7 @@ impl Engine {
         };
         let catalog = Catalog::from_files(&kpis)?;
         let entities = entity_defs(&views)?;
+        let config_overrides = Arc::new(datafusion_env()?);
         let mut disk = DiskManagerBuilder::default();
         if let Some(dir) = &config.spill_dir {
             disk = disk.with_mode(DiskManagerMode::Directories(vec![dir.clone()]));
@@ -275,6 +301,7 @@ impl Engine {
             catalog: Arc::new(catalog),
             view_sets: Arc::new(Mutex::new(Vec::new())),
             latest: Arc::new(tokio::sync::Mutex::new(None)),
+            config_overrides,
         })
     }
 
@@ -378,6 +405,10 @@ impl Engine {
         config.options_mut().execution.parquet.pushdown_filters = true;
         if let Some(n) = self.config.target_partitions {
             config = config.with_target_partitions(n);
+        }
+        for (key, value) in self.config_overrides.iter() {
+            // Checked when the engine was made (see `datafusion_env`).
+            let _ = config.options_mut().set(key, value);
         }
         config
     }

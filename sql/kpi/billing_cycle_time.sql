@@ -14,24 +14,8 @@
 --   only invoices settled by now; credit notes count towards settlement. Medians of an even count are the
 --   mean of the middle two (days as decimals, not truncated to whole days). The full-payment date is the
 --   first date by which the payments and credit notes dated up to it cover the total (summed per date, so
---   amounts of the same date count together).
-WITH moves AS (
-    SELECT invoice_id, received_on AS on_date, amount_cents FROM payments
-    UNION ALL
-    SELECT invoice_id, issued_on AS on_date, amount_cents FROM credit_notes
-), daily AS (
-    SELECT invoice_id, on_date, sum(amount_cents) AS amount_cents FROM moves GROUP BY invoice_id, on_date
-), covered AS (
-    -- per invoice and date with money in: everything in up to that date
-    SELECT d.invoice_id, d.on_date, sum(e.amount_cents) AS cum
-    FROM daily d JOIN moves e ON e.invoice_id = d.invoice_id AND e.on_date <= d.on_date
-    GROUP BY d.invoice_id, d.on_date
-), settle AS (
-    SELECT c.invoice_id, min(c.on_date) AS settled_on
-    FROM covered c JOIN invoices i ON i.invoice_id = c.invoice_id
-    WHERE c.cum >= i.total_cents
-    GROUP BY c.invoice_id
-), r AS (
+--   amounts of the same date count together): the `invoice_settlements` view.
+WITH r AS (
     SELECT i.invoice_id, i.issued_at AS period_at, o.region, o.tier, i.customer_id, o.agent_id,
            CASE WHEN o.resolution_stopped_at IS NOT NULL
                 THEN (to_unixtime(i.issued_at) - to_unixtime(o.resolution_stopped_at)) / 86400.0 END
@@ -39,7 +23,7 @@ WITH moves AS (
            CAST(s.settled_on - i.issued_on AS BIGINT) AS invoice_to_payment_days
     FROM invoices i
     LEFT JOIN orders_core o ON i.order_id = o.order_id
-    LEFT JOIN settle s ON i.invoice_id = s.invoice_id
+    LEFT JOIN invoice_settlements s ON i.invoice_id = s.invoice_id
 )
 SELECT {{dims}}
        count(*) AS invoices,

@@ -15,18 +15,18 @@
 --   of a covered order carry the discount, not nothing. `value_cents` is always parts at list price (for
 --   `no_invoice`: every part consumed on the order), so the two kinds add up; labour is not valued (see
 --   `work_minutes`). Billed quantities are `quantity_milli` / 1000 with decimals (a line for 1.5 units bills 1.5).
-WITH invoiced AS (
-    SELECT DISTINCT order_id FROM invoices WHERE order_id IS NOT NULL
-), parts_list AS (
+WITH parts_list AS (
     SELECT order_id, sum(list_value_cents) AS list_value_cents FROM part_consumption GROUP BY order_id
 ), no_invoice AS (
     SELECT o.order_id, 'no_invoice' AS problem, CAST(NULL AS VARCHAR) AS part_id,
            CAST(NULL AS DOUBLE) AS missing_quantity,
            CAST(coalesce(pl.list_value_cents, 0) AS DOUBLE) AS value_cents, o.work_minutes,
            o.resolution_stopped_at AS completed_at, o.region, o.customer_id, o.agent_id
-    FROM orders_core o LEFT JOIN invoiced i ON o.order_id = i.order_id
+    FROM orders_core o
     LEFT JOIN parts_list pl ON o.order_id = pl.order_id
-    WHERE i.order_id IS NULL AND o.status IN ('completed', 'closed')
+    -- NOT EXISTS (an anti join), not a join with the distinct invoiced order ids: no grouping of the invoices
+    WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.order_id = o.order_id)
+      AND o.status IN ('completed', 'closed')
       AND (o.work_minutes > 0 OR o.parts_quantity > 0)
       AND to_unixtime(fh_now()) - to_unixtime(o.resolution_stopped_at) >= $after_days * 86400
 ), consumed AS (
@@ -42,10 +42,10 @@ WITH invoiced AS (
            (c.quantity - coalesce(b.quantity, 0)) * c.unit_price_cents AS value_cents,
            o.work_minutes, o.resolution_stopped_at AS completed_at, o.region, o.customer_id, o.agent_id
     FROM consumed c
-    JOIN invoiced i ON c.order_id = i.order_id
     JOIN orders_core o ON c.order_id = o.order_id
     LEFT JOIN billed b ON c.order_id = b.order_id AND c.part_id = b.part_id
     WHERE c.quantity > coalesce(b.quantity, 0)
+      AND EXISTS (SELECT 1 FROM invoices i WHERE i.order_id = c.order_id)
 )
 SELECT * FROM (SELECT * FROM no_invoice UNION ALL SELECT * FROM parts_missing) x
 WHERE ($region IS NULL OR region = $region)

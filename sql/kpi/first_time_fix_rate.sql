@@ -26,20 +26,23 @@ WITH done AS (
       AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
       AND order_type = $order_type
       AND ($region IS NULL OR region = $region)
-), first_visit AS (
-    SELECT order_id, outcome FROM visits WHERE visit_seq = 1
+), stops AS (
+    -- the window's end computed once per order, not once per pair of orders of the same unit
+    SELECT order_id, equipment_id, resolution_stopped_at,
+           to_unixtime(resolution_stopped_at) + $window_days * 86400 AS window_end
+    FROM done
+), opens AS (
+    SELECT order_id, equipment_id, opened_at, to_unixtime(opened_at) AS opened_s FROM orders_core
+    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), order_type)
 ), repeat AS (
-    SELECT d.order_id FROM done d JOIN orders_core n
+    SELECT d.order_id FROM stops d JOIN opens n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
-    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
+     AND n.opened_s <= d.window_end
     GROUP BY d.order_id
 ), scored AS (
     SELECT d.*, d.resolution_stopped_at AS period_at,
-           (d.visit_count = 1 AND fv.outcome = 'fixed' AND d.reopen_count = 0 AND r.order_id IS NULL) AS ftf
-    FROM done d
-    LEFT JOIN first_visit fv ON d.order_id = fv.order_id
-    LEFT JOIN repeat r ON d.order_id = r.order_id
+           (d.visit_count = 1 AND d.first_visit_outcome = 'fixed' AND d.reopen_count = 0 AND r.order_id IS NULL) AS ftf
+    FROM repeat r RIGHT JOIN done d ON d.order_id = r.order_id
 )
 SELECT {{dims}}
        count(*) AS orders,

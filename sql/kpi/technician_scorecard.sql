@@ -18,25 +18,30 @@
 --   new order of repeat_types (default corrective: planned maintenance is no repeat) for the same equipment
 --   within window_days of the completion. Response SLA by the clock's end as in
 --   sla_response_compliance. Visits and work by the visit's end. CSAT by closing.
-WITH repeat AS (
-    SELECT d.order_id FROM orders_core d JOIN orders_core n
+WITH stops AS (
+    SELECT order_id, equipment_id, resolution_stopped_at,
+           to_unixtime(resolution_stopped_at) + $window_days * 86400 AS window_end
+    FROM orders_core
+    WHERE order_type = 'corrective' AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
+), opens AS (
+    SELECT order_id, equipment_id, opened_at, to_unixtime(opened_at) AS opened_s FROM orders_core
+    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), order_type)
+), repeat AS (
+    -- the window's end computed once per order, not once per pair of orders of the same unit
+    SELECT d.order_id FROM stops d JOIN opens n
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND to_unixtime(n.opened_at) - to_unixtime(d.resolution_stopped_at) <= $window_days * 86400
-    WHERE d.order_type = 'corrective' AND d.resolution_stopped_at >= $from AND d.resolution_stopped_at < $to
-      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
+     AND n.opened_s <= d.window_end
     GROUP BY d.order_id
 ), done AS (
     -- completed in the period (one pass over the orders): all of them, and the corrective ones
     -- with a visit that first_time_fix_rate counts
     SELECT o.technician_id, count(*) AS completed,
-           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed') AS fixed_first_visit,
+           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND o.first_visit_outcome = 'fixed') AS fixed_first_visit,
            count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective') AS ftf_orders,
            count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective'
-                            AND o.visit_count = 1 AND o.reopen_count = 0 AND v.outcome = 'fixed'
+                            AND o.visit_count = 1 AND o.reopen_count = 0 AND o.first_visit_outcome = 'fixed'
                             AND r.order_id IS NULL) AS first_time_fixed
-    FROM orders_core o
-    LEFT JOIN visits v ON o.order_id = v.order_id AND v.visit_seq = 1
-    LEFT JOIN repeat r ON o.order_id = r.order_id
+    FROM repeat r RIGHT JOIN orders_core o ON o.order_id = r.order_id
     WHERE o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
     GROUP BY o.technician_id
 ), resp AS (

@@ -26,7 +26,9 @@
 -- * status: cancelled | open | completed | closed.
 -- * What the opening said (type, site, product, calendar ...) comes from the
 --   order_heads view (with region and model), the entitlement and contract from order_entitlements.
--- entity: key=order_id follows=order_heads.order_id,order_entitlements.order_id,calendars.calendar_id,pauses.order_id
+-- * first_visit_outcome: the outcome of the order's first visit (`visits`, visit_seq 1), kept here so
+--   that the first-time-fix KPIs need no join with `visits`.
+-- entity: key=order_id follows=order_heads.order_id,order_entitlements.order_id,calendars.calendar_id,pauses.order_id,visits.order_id
 WITH life_by_visit AS (
     -- Per order and visit first, then per order: count(DISTINCT visit_id) in one grouping kept a set of
     -- visit ids per order in every partial aggregate (5.5 GB of state for 1.2 M groups on the large lake).
@@ -139,6 +141,8 @@ SELECT b.*,
        business_seconds(b.calendar_json, b.opened_at, b.resolution_stopped_at, sp.pauses)
            AS resolution_business_seconds,
        business_seconds('{"name":"24x7","tz":"UTC","always_open":true}', b.opened_at, b.resolution_stopped_at,
-                        sp.pauses) AS resolution_net_seconds
+                        sp.pauses) AS resolution_net_seconds,
+       fv.outcome AS first_visit_outcome
 FROM base b
 LEFT JOIN sla_pauses sp ON b.order_id = sp.order_id
+LEFT JOIN visits fv ON b.order_id = fv.order_id AND fv.visit_seq = 1
