@@ -55,6 +55,10 @@
 # of them, and those without `bt`), with the peak MiB of any KPI, and the ratios of the totals.
 # Exit status 1 when a run failed or (a) and (b) disagree (anything but same/same-unordered/close).
 #
+# RUNS=N: each KPI and column runs N times back to back; its seconds are the median (the p50 of a
+# cold-cache-free run), its MiB the largest peak (default 1: one run, as the figures before 2026-12-06
+# evening were taken).
+#
 # Environment: FIELDHOUSE_BIN (default $HOME/.cache/fieldhouse/target/release/fieldhouse, then
 # target/release/fieldhouse); NOW, the reference instant for every column (default: the lake's
 # last event, rounded up to the second); OUT, where the CSVs and translations are kept (default:
@@ -86,10 +90,10 @@
 #   exactly (response_time, time_to_resolve). Leave `bt` KPIs out of any published DuckDB
 #   comparison or say so. Wall-clock columns of the same KPIs (response_time wall_*,
 #   time_to_resolve net_*) are computed the same way everywhere.
-# * The entity tables are written by the binary's built-in view definitions (`lake
-#   update-entities` has no --sql-dir), while (a) and (b) read the views from <repo>/sql. When
-#   sql/views changed since the binary was built, (a) reads tables of the old definitions: a=b then
-#   shows it. Rebuild the binary (bench/build.sh) and run with REBUILD=1.
+# * The entity tables are written with the views of <repo>/sql too (`FIELDHOUSE_SQL_DIR=<repo>/sql
+#   fieldhouse lake update-entities`), the SQL (a) and (b) read. When sql/views changed since the
+#   tables were last written, the update rebuilds the tables whose view changed (their manifest
+#   digest differs).
 # * Fieldhouse computes each view it touches in full and keeps it for the query (CachedView);
 #   DuckDB inlines views and prunes columns. Every process includes its start-up (DuckDB: the
 #   Python interpreter and `import duckdb`, printed once as a baseline; Fieldhouse: reading the
@@ -159,7 +163,7 @@ if want a || want d; then
   cmd=update-entities
   [ "${REBUILD:-0}" = 1 ] && cmd=rebuild-entities
   if ! /usr/bin/time -f '%e %M' -o "$OUT/entities-update.time" \
-       "$BIN" --data-dir "$DATA_DIR" lake "$cmd" >"$OUT/entities-update.json" 2>"$OUT/entities-update.err"; then
+       env FIELDHOUSE_SQL_DIR="$ROOT/sql" "$BIN" --data-dir "$DATA_DIR" lake "$cmd" >"$OUT/entities-update.json" 2>"$OUT/entities-update.err"; then
     echo "fieldhouse lake $cmd failed (a binary from before the entity tables: SKIP=ad):" >&2
     tail -5 "$OUT/entities-update.err" | sed 's/^/    /' >&2; exit 1
   fi
@@ -208,15 +212,21 @@ verdict() { # A.csv B.csv NAMES
 declare -A S M FILE
 # Time one column of one KPI: COL OUTFILE COMMAND...; sets S[COL] (seconds or FAIL) and M[COL] (peak MiB).
 measure() {
-  local col=$1 file=$2 secs kib
+  # RUNS times (back to back): the median seconds, the largest peak.
+  local col=$1 file=$2 secs kib run all=() peak=0
   shift 2
-  if /usr/bin/time -f '%e %M' -o "$file.time" "$@" >/dev/null 2>"$file.err"; then
-    read -r secs kib < "$file.time"
-    S[$col]=$secs; M[$col]=$((kib / 1024)); FILE[$col]=$file
-  else
-    S[$col]=FAIL; failed=1
-    grep -v '^duckdb ' "$file.err" | tail -3 | sed "s/^/    ($col) /" >&2
-  fi
+  for ((run = 1; run <= ${RUNS:-1}; run++)); do
+    if /usr/bin/time -f '%e %M' -o "$file.time" "$@" >/dev/null 2>"$file.err"; then
+      read -r secs kib < "$file.time"
+      all+=("$secs"); if [ "$kib" -gt "$peak" ]; then peak=$kib; fi
+    else
+      S[$col]=FAIL; failed=1
+      grep -v '^duckdb ' "$file.err" | tail -3 | sed "s/^/    ($col) /" >&2
+      return
+    fi
+  done
+  S[$col]=$(printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2)}')
+  M[$col]=$((peak / 1024)); FILE[$col]=$file
 }
 
 fmt='%-26s %8s %7s %8s %7s %8s %7s %8s %7s %7s %7s %7s %7s %7s %-3s %-15s %-15s %s\n'

@@ -32,49 +32,49 @@ WITH stops AS (
       ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
      AND n.opened_s <= d.window_end
     GROUP BY d.order_id
-), done AS (
-    -- completed in the period (one pass over the orders): all of them, and the corrective ones
-    -- with a visit that first_time_fix_rate counts
-    SELECT o.technician_id, count(*) AS completed,
-           count(*) FILTER (WHERE o.visit_count = 1 AND o.reopen_count = 0 AND o.first_visit_outcome = 'fixed') AS fixed_first_visit,
-           count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective') AS ftf_orders,
-           count(*) FILTER (WHERE o.visit_count >= 1 AND o.order_type = 'corrective'
-                            AND o.visit_count = 1 AND o.reopen_count = 0 AND o.first_visit_outcome = 'fixed'
-                            AND r.order_id IS NULL) AS first_time_fixed
-    FROM repeat r RIGHT JOIN orders_core o ON o.order_id = r.order_id
-    WHERE o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to
-    GROUP BY o.technician_id
-), resp AS (
+), per_order AS (
+    -- One pass over the orders for the completions, the first-time fixes, the response SLA and CSAT, each
+    -- with its own period (not three passes over orders_core and orders).
+    SELECT o.technician_id, o.visit_count, o.reopen_count, o.first_visit_outcome, o.order_type,
+           o.response_state, o.csat, r.order_id AS repeat_of,
+           (o.status <> 'cancelled' AND o.resolution_stopped_at >= $from AND o.resolution_stopped_at < $to) AS done,
+           (o.status <> 'cancelled' AND o.response_state IN ('met', 'breached')
+            AND coalesce(o.first_arrival_at, o.response_deadline) >= $from
+            AND coalesce(o.first_arrival_at, o.response_deadline) < $to) AS resp,
+           (o.closed_at >= $from AND o.closed_at < $to) AS closed
+    FROM repeat r RIGHT JOIN orders o ON o.order_id = r.order_id
+), per_tech AS (
     SELECT technician_id,
-           count(*) FILTER (WHERE response_state = 'met') AS response_met,
-           count(*) FILTER (WHERE response_state = 'breached') AS response_breached
-    FROM orders
-    WHERE status <> 'cancelled' AND response_state IN ('met', 'breached')
-      AND coalesce(first_arrival_at, response_deadline) >= $from AND coalesce(first_arrival_at, response_deadline) < $to
+           count(*) FILTER (WHERE done) AS completed,
+           count(*) FILTER (WHERE done AND visit_count = 1 AND reopen_count = 0
+                            AND first_visit_outcome = 'fixed') AS fixed_first_visit,
+           count(*) FILTER (WHERE done AND visit_count >= 1 AND order_type = 'corrective') AS ftf_orders,
+           count(*) FILTER (WHERE done AND visit_count >= 1 AND order_type = 'corrective'
+                            AND visit_count = 1 AND reopen_count = 0 AND first_visit_outcome = 'fixed'
+                            AND repeat_of IS NULL) AS first_time_fixed,
+           count(*) FILTER (WHERE resp AND response_state = 'met') AS response_met,
+           count(*) FILTER (WHERE resp AND response_state = 'breached') AS response_breached,
+           avg(csat) FILTER (WHERE closed) AS csat_mean
+    FROM per_order
     GROUP BY technician_id
 ), vis AS (
     SELECT technician_id, count(*) AS visits, sum(work_minutes) AS work_minutes FROM visits
     WHERE ended_at >= $from AND ended_at < $to GROUP BY technician_id
-), sat AS (
-    SELECT technician_id, avg(csat) AS csat_mean FROM orders_core
-    WHERE closed_at >= $from AND closed_at < $to GROUP BY technician_id
 )
 SELECT t.technician_id, t.name, t.agent_id, t.region,
-       coalesce(d.completed, 0) AS completed,
-       coalesce(d.fixed_first_visit, 0) AS fixed_first_visit,
-       coalesce(d.ftf_orders, 0) AS ftf_orders,
-       coalesce(d.first_time_fixed, 0) AS first_time_fixed,
-       round(100.0 * d.first_time_fixed / nullif(d.ftf_orders, 0), 2) AS ftf_pct,
+       coalesce(p.completed, 0) AS completed,
+       coalesce(p.fixed_first_visit, 0) AS fixed_first_visit,
+       coalesce(p.ftf_orders, 0) AS ftf_orders,
+       coalesce(p.first_time_fixed, 0) AS first_time_fixed,
+       round(100.0 * p.first_time_fixed / nullif(p.ftf_orders, 0), 2) AS ftf_pct,
        coalesce(v.visits, 0) AS visits,
        round(coalesce(v.work_minutes, 0) / 60.0, 2) AS work_hours,
-       coalesce(r.response_met, 0) AS response_met,
-       coalesce(r.response_breached, 0) AS response_breached,
-       round(100.0 * r.response_met / nullif(r.response_met + r.response_breached, 0), 2) AS response_compliance_pct,
-       round(s.csat_mean, 2) AS csat_mean
+       coalesce(p.response_met, 0) AS response_met,
+       coalesce(p.response_breached, 0) AS response_breached,
+       round(100.0 * p.response_met / nullif(p.response_met + p.response_breached, 0), 2) AS response_compliance_pct,
+       round(p.csat_mean, 2) AS csat_mean
 FROM technicians t
-LEFT JOIN done d ON t.technician_id = d.technician_id
-LEFT JOIN resp r ON t.technician_id = r.technician_id
+LEFT JOIN per_tech p ON t.technician_id = p.technician_id
 LEFT JOIN vis v ON t.technician_id = v.technician_id
-LEFT JOIN sat s ON t.technician_id = s.technician_id
 WHERE ($region IS NULL OR t.region = $region)
 ORDER BY t.technician_id
