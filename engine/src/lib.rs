@@ -42,7 +42,9 @@ pub use entity::{EntityReport, MaintainOptions};
 pub use error::{Error, Result};
 pub use run::{KpiRequest, SqlLimits, check_statement, collect, plan_kpi, run_kpi, run_plan, run_sql};
 pub use scope::{Caller, Role};
-pub use session::{AsOf, Engine, EngineConfig, SessionOptions, Source, datafusion_env, default_memory_limit, local_lake};
+pub use session::{
+    AsOf, Engine, EngineConfig, SessionOptions, Source, datafusion_env, default_memory_limit, local_lake,
+};
 
 /// Whether this build can run sessions on a cluster (feature `cluster`; see
 /// [`EngineConfig::cluster`]).

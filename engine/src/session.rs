@@ -442,9 +442,10 @@ impl Engine {
         ctx: &SessionContext,
         table: &DeltaTable,
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-        let pushdown = self.config_overrides.iter().any(|(k, v)| {
-            k == "datafusion.execution.parquet.pushdown_filters" && v.eq_ignore_ascii_case("true")
-        });
+        let pushdown = self
+            .config_overrides
+            .iter()
+            .any(|(k, v)| k == "datafusion.execution.parquet.pushdown_filters" && v.eq_ignore_ascii_case("true"));
         self.lake_scan(ctx, table, &self.entity_scan_state, pushdown).await
     }
 
