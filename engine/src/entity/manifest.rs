@@ -146,16 +146,30 @@ impl Manifest {
             }
             Err(e) => return Err(e),
         };
-        let entry: ManifestEntry = serde_json::from_slice(&bytes)
-            .map_err(|e| object_store::Error::Generic { store: "manifest", source: Box::new(e) })?;
+        let entry: ManifestEntry = match serde_json::from_slice(&bytes) {
+            Ok(entry) => entry,
+            // A torn object (a crash of the machine while it was written: local writes are not
+            // synced) or a foreign file: read as absent, so readers take the raw events or an
+            // older state and the next pass writes this version's state again.
+            Err(e) => {
+                tracing::warn!(object = %key, error = %e, "unreadable entity manifest object: ignored");
+                self.keys.remove(&v);
+                return Ok(None);
+            }
+        };
         let state = Arc::new(TableState { tables: entry.tables, sql: entry.sql });
         self.read.insert(key, state.clone());
         Ok(Some(state))
     }
 
+    /// The newest readable state (an unreadable or pruned object drops out of `keys`, so this ends).
     async fn latest(&mut self, store: &dyn ObjectStore) -> object_store::Result<Option<(u64, TableVersions)>> {
-        let Some(v) = self.keys.keys().next_back().copied() else { return Ok(None) };
-        Ok(self.state(store, v).await?.map(|t| (v, t)))
+        while let Some(v) = self.keys.keys().next_back().copied() {
+            if let Some(t) = self.state(store, v).await? {
+                return Ok(Some((v, t)));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -294,6 +308,19 @@ mod tests {
         let mut fresh = Manifest::default();
         fresh.refresh(&store).await.unwrap();
         assert_eq!(fresh.keys, m.keys);
+
+        // A torn newest object (half its bytes, as a crash mid-write leaves it) reads as absent:
+        // the latest state is the newest readable one, and a later pass's object is read again.
+        let torn = format!("{MANIFEST_DIR}/{:020}-{:020}.json", 7, 1);
+        store.put(&StorePath::from(torn), "{\"events_version\": 7, \"tab".into()).await.unwrap();
+        let mut reader = Manifest::default();
+        reader.refresh(&store).await.unwrap();
+        assert!(reader.state(&store, 7).await.unwrap().is_none());
+        let (v, latest) = reader.latest(&store).await.unwrap().unwrap();
+        assert_eq!((v, latest.tables.clone()), (6, t(&[("a", 3), ("b", 2)]).tables));
+        put_manifest(&store, 7, &t(&[("a", 4), ("b", 2)])).await.unwrap();
+        reader.refresh(&store).await.unwrap();
+        assert_eq!(reader.latest(&store).await.unwrap().unwrap().0, 7);
     }
 
     #[tokio::test]
