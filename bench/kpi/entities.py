@@ -46,6 +46,7 @@ from deltalake import DeltaTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import translate  # noqa: E402
+from manifest import manifest_key  # noqa: E402
 
 MANIFEST = "_manifest"  # the folder of the manifest objects under LAKE/entities
 
@@ -53,17 +54,6 @@ MANIFEST = "_manifest"  # the folder of the manifest objects under LAKE/entities
 # ---------------------------------------------------------------------------
 # The manifest (engine/src/entity/manifest.rs: Manifest)
 # ---------------------------------------------------------------------------
-
-
-def manifest_key(name: str) -> int | None:
-    """The events version of manifest object `name` (`<version>-<time>.json`), or None when
-    the file is not a manifest object (engine/src/entity/manifest.rs: manifest_version)."""
-    if not name.endswith(".json"):
-        return None
-    version, sep, at = name[: -len(".json")].partition("-")
-    if not sep or not all(s.isascii() and s.isdigit() for s in (version, at)):
-        return None
-    return int(version)
 
 
 def manifest(lake: Path) -> list[tuple[int, dict[str, int]]]:

@@ -53,6 +53,7 @@ import json
 import os
 import random
 import re
+import sys
 import threading
 import time
 import uuid
@@ -60,6 +61,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kpi"))
+from manifest import manifest_key  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # HTTP
@@ -245,17 +249,6 @@ class EventStream:
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
-
-
-def manifest_key(name: str) -> int | None:
-    """The events version of entity manifest object `name` (`<version>-<time>.json`), or None
-    when the file is not a manifest object (engine/src/entity/manifest.rs: manifest_version)."""
-    if not name.endswith(".json"):
-        return None
-    version, sep, at = name[: -len(".json")].partition("-")
-    if not sep or not all(s.isascii() and s.isdigit() for s in (version, at)):
-        return None
-    return int(version)
 
 
 def manifest_names(folder: Path) -> dict[str, int]:
