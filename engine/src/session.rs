@@ -427,34 +427,30 @@ impl Engine {
         ctx: &SessionContext,
         table: &DeltaTable,
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-        self.lake_scan(ctx, table, &self.scan_state, true).await
+        self.lake_scan(ctx, table, false).await
     }
 
     /// A scan of entity table `table` for a session of `ctx`: as
     /// [`Engine::delta_provider`], but a query's own filters are evaluated on
     /// the decoded batches instead of inside the Parquet reader (the filters a
-    /// join pushes down at run time still skip rows there). The entity tables
-    /// are small and their filters keep most rows: filtering while decoding
-    /// cost `technician_scorecard`, `first_time_fix_rate` and `billing_leakage`
-    /// 20-30 % on the 13.5 M-event lake (README, "Entity tables").
+    /// join pushes down at run time still skip rows there), unless
+    /// `DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS` says otherwise. The
+    /// entity tables' filters keep most rows: filtering while decoding made
+    /// the four heaviest KPIs about 6 % slower on the 13.5 M-event lake
+    /// (README, "Entity tables").
     async fn entity_provider(
         &self,
         ctx: &SessionContext,
         table: &DeltaTable,
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-        let pushdown = self
-            .config_overrides
-            .iter()
-            .any(|(k, v)| k == "datafusion.execution.parquet.pushdown_filters" && v.eq_ignore_ascii_case("true"));
-        self.lake_scan(ctx, table, &self.entity_scan_state, pushdown).await
+        self.lake_scan(ctx, table, true).await
     }
 
     async fn lake_scan(
         &self,
         ctx: &SessionContext,
         table: &DeltaTable,
-        state: &std::sync::OnceLock<Arc<datafusion::execution::SessionState>>,
-        pushdown_filters: bool,
+        entity: bool,
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
         let lake = |source| Error::Lake { table: table.table_url().to_string(), source };
         table.update_datafusion_session(&ctx.state()).map_err(lake)?;
@@ -463,10 +459,15 @@ impl Engine {
         // would keep each other alive forever: give it a state with the same
         // settings and runtime but an empty catalog, made once per engine (a
         // session builds a scan for every lake table it registers).
+        let state = if entity { &self.entity_scan_state } else { &self.scan_state };
         let bare = state
             .get_or_init(|| {
                 let mut config = self.session_config();
-                config.options_mut().execution.parquet.pushdown_filters &= pushdown_filters;
+                let given =
+                    self.config_overrides.iter().any(|(k, _)| k == "datafusion.execution.parquet.pushdown_filters");
+                if entity && !given {
+                    config.options_mut().execution.parquet.pushdown_filters = false;
+                }
                 Arc::new(SessionContext::new_with_config_rt(config, self.runtime.clone()).state())
             })
             .clone();
