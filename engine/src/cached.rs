@@ -61,6 +61,8 @@ pub(crate) struct CachedView {
     /// The computed columns (sorted indices), their table, and the table's
     /// share of the memory pool.
     computed: tokio::sync::Mutex<Option<Computed>>,
+    /// How many times the view was computed (once, when every reader declared its columns first).
+    computations: std::sync::atomic::AtomicUsize,
 }
 
 impl CachedView {
@@ -78,6 +80,7 @@ impl CachedView {
             partitions: partitions.max(1),
             wanted: Mutex::new(BTreeSet::new()),
             computed: tokio::sync::Mutex::new(None),
+            computations: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -91,13 +94,27 @@ impl CachedView {
         self
     }
 
-    /// A query will read these columns (`None`: all of them).
-    fn want(&self, projection: Option<&[usize]>) {
+    /// A query will read these columns (`None`: all of them). Whether a column was not wanted before.
+    fn want(&self, projection: Option<&[usize]>) -> bool {
         let mut wanted = self.wanted.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = wanted.len();
         match projection {
             Some(p) => wanted.extend(p.iter().copied()),
             None => wanted.extend(0..self.schema.fields().len()),
         }
+        wanted.len() > before
+    }
+
+    /// The view's plan, for the columns `cols` (indices into its schema), in `state`.
+    fn projected(&self, state: &SessionState, cols: &[usize]) -> DfResult<DataFrame> {
+        let exprs: Vec<Expr> = cols
+            .iter()
+            .map(|&i| {
+                let (qualifier, field) = self.plan.schema().qualified_field(i);
+                Expr::Column(Column::new(qualifier.cloned(), field.name()))
+            })
+            .collect();
+        DataFrame::new(state.clone(), self.plan.clone()).select(exprs)
     }
 
     /// The batch with the schema `schema` (columns cast where a type differs).
@@ -137,15 +154,8 @@ impl CachedView {
         }
         let cols: Vec<usize> = cols.into_iter().collect();
         let started = std::time::Instant::now();
-        let exprs: Vec<Expr> = cols
-            .iter()
-            .map(|&i| {
-                let (qualifier, field) = self.plan.schema().qualified_field(i);
-                Expr::Column(Column::new(qualifier.cloned(), field.name()))
-            })
-            .collect();
-        let df = DataFrame::new(state.clone(), self.plan.clone()).select(exprs)?;
-        declare_needs(&df.clone().into_optimized_plan()?)?;
+        let df = self.projected(state, &cols)?;
+        declare_needs(state, &df.clone().into_optimized_plan()?)?;
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
@@ -156,6 +166,7 @@ impl CachedView {
                 datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
             tracing::trace!(view = %self.name, "view plan with metrics:\n{shown}");
         }
+        let computations = self.computations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         // The batches of one operator's output are often slices of shared
         // buffers: count each slice's part, not each buffer once per slice.
@@ -171,6 +182,7 @@ impl CachedView {
             columns = cols.len(),
             of = self.schema.fields().len(),
             ms = started.elapsed().as_millis() as u64,
+            computations,
             "view computed"
         );
         let schema = Arc::new(self.schema.project(&cols)?);
@@ -191,16 +203,30 @@ impl CachedView {
 /// Tell every [`CachedView`] that `plan` scans which columns it reads, so
 /// each view is computed once, for all of them. Call on the optimised plan
 /// (projections pushed into the scans) before executing it.
-pub(crate) fn declare_needs(plan: &LogicalPlan) -> DfResult<()> {
+///
+/// Through views that read views: a view whose wanted columns grew declares
+/// what its own plan reads of the views under it, now. Declared only when the
+/// view is computed, a view under two readers (`orders_core` under `orders`
+/// and `order_followups`) was computed for the first reader's columns and then
+/// again for the union (twice the raw-events work of a KPI reading both).
+pub(crate) fn declare_needs(state: &SessionState, plan: &LogicalPlan) -> DfResult<()> {
+    let mut grown: Vec<Arc<dyn TableProvider>> = Vec::new();
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node
             && let Ok(provider) = source_as_provider(&scan.source)
             && let Some(view) = provider.downcast_ref::<CachedView>()
+            && view.want(scan.projection.as_deref())
         {
-            view.want(scan.projection.as_deref());
+            grown.push(provider);
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
+    for provider in grown {
+        if let Some(view) = provider.downcast_ref::<CachedView>() {
+            let cols: Vec<usize> = view.wanted.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect();
+            declare_needs(state, &view.projected(state, &cols)?.into_optimized_plan()?)?;
+        }
+    }
     Ok(())
 }
 
@@ -229,5 +255,44 @@ impl TableProvider for CachedView {
         // The requested columns, as positions in the computed table.
         let mapped: Vec<usize> = need.iter().filter_map(|c| cols.binary_search(c).ok()).collect();
         table.scan(state, Some(&mapped), filters, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::Ordering;
+
+    use arrow::array::Int64Array;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A view read by two views, each for other columns, is computed once, for both.
+    #[tokio::test]
+    async fn a_view_under_two_readers_is_computed_once_for_both() {
+        let ctx = SessionContext::new();
+        let column = |v: i64| Arc::new(Int64Array::from(vec![v, v + 1])) as arrow::array::ArrayRef;
+        let batch = RecordBatch::try_from_iter([("a", column(1)), ("b", column(10)), ("c", column(100))]).unwrap();
+        ctx.register_batch("t", batch).unwrap();
+        let view = |sql: &'static str, name: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let v = Arc::new(CachedView::new(name, ctx.sql(sql).await.unwrap(), 1));
+                ctx.register_table(name, v.clone()).unwrap();
+                v
+            }
+        };
+        let base = view("SELECT a, b, c FROM t", "base").await;
+        let _first = view("SELECT a FROM base", "first").await;
+        let _second = view("SELECT b FROM base", "second").await;
+
+        let df = ctx.sql("SELECT f.a, s.b FROM first f CROSS JOIN second s").await.unwrap();
+        let (state, plan) = df.clone().into_parts();
+        declare_needs(&state, &DataFrame::new(state.clone(), plan).into_optimized_plan().unwrap()).unwrap();
+        assert_eq!(df.collect().await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(), 4);
+        assert_eq!(base.computations.load(Ordering::Relaxed), 1, "base computed once, for `a` and `b`");
+        let cols = base.computed.lock().await.as_ref().unwrap().cols.clone();
+        assert_eq!(cols, vec![0, 1], "not `c`");
     }
 }

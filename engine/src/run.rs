@@ -119,7 +119,9 @@ pub async fn plan_kpi(ctx: &SessionContext, def: &KpiDef, request: &KpiRequest) 
 /// Tell the session's views which of their columns `df` reads (see
 /// [`crate::cached`]), so each is computed once and only for those.
 fn declare_view_needs(df: &DataFrame) -> datafusion::error::Result<()> {
-    crate::cached::declare_needs(&df.clone().into_optimized_plan()?)
+    let (state, plan) = df.clone().into_parts();
+    let plan = DataFrame::new(state.clone(), plan).into_optimized_plan()?;
+    crate::cached::declare_needs(&state, &plan)
 }
 
 /// Run read-only SQL for `caller` in a session as of `session.as_of`.

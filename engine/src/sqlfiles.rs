@@ -30,7 +30,7 @@ pub const VIEW_FILES: &[(&str, &str)] = embed!("views":
     "01_calendars.sql", "02_customers.sql", "03_sites.sql", "04_products.sql", "05_parts.sql",
     "06_equipment.sql", "07_contracts.sql", "08_agents.sql", "08_manufacturers.sql", "09_technicians.sql",
     "10_pauses.sql", "11_order_openings.sql", "11_visits.sql", "12_order_entitlements.sql", "12_order_heads.sql",
-    "12_orders_core.sql", "13_orders.sql", "13_part_consumption.sql", "14_invoices.sql",
+    "12_orders_core.sql", "13_order_followups.sql", "13_orders.sql", "13_part_consumption.sql", "14_invoices.sql",
     "15_invoice_lines.sql", "16_payments.sql", "17_credit_notes.sql", "17_invoice_settlements.sql",
     "18_claims.sql",
 );

@@ -26,19 +26,13 @@ WITH done AS (
       AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
       AND order_type = $order_type
       AND ($region IS NULL OR region = $region)
-), stops AS (
-    -- the window's end computed once per order, not once per pair of orders of the same unit
-    SELECT order_id, equipment_id, resolution_stopped_at,
-           to_unixtime(resolution_stopped_at) + $window_days * 86400 AS window_end
-    FROM done
-), opens AS (
-    SELECT order_id, equipment_id, opened_at, to_unixtime(opened_at) AS opened_s FROM orders_core
-    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), order_type)
 ), repeat AS (
-    SELECT d.order_id FROM stops d JOIN opens n
-      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND n.opened_s <= d.window_end
-    GROUP BY d.order_id
+    -- Orders followed within the window by an order of repeat_types: order_followups keeps, per order and
+    -- following type, the first opening after the completion (no pairing of the unit's orders here).
+    SELECT DISTINCT f.order_id FROM order_followups f
+    WHERE f.resolution_stopped_at >= $from AND f.resolution_stopped_at < $to AND f.order_type = $order_type
+      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), f.next_type)
+      AND to_unixtime(f.next_opened_at) <= to_unixtime(f.resolution_stopped_at) + $window_days * 86400
 ), scored AS (
     SELECT d.*, d.resolution_stopped_at AS period_at,
            (d.visit_count = 1 AND d.first_visit_outcome = 'fixed' AND d.reopen_count = 0 AND r.order_id IS NULL) AS ftf

@@ -21,16 +21,14 @@ WITH done AS (
       AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
       AND ($region IS NULL OR region = $region)
 ), nxt AS (
-    -- only gaps up to 30 days are counted below: the pairs further apart are not formed
-    SELECT d.order_id, min(n.opened_s - d.stopped_s) AS gap_s
-    FROM (SELECT order_id, equipment_id, resolution_stopped_at, to_unixtime(resolution_stopped_at) AS stopped_s
-          FROM done) d
-    JOIN (SELECT order_id, equipment_id, opened_at, order_type, to_unixtime(opened_at) AS opened_s
-          FROM orders_core) n
-      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND n.opened_s <= d.stopped_s + 30 * 86400
-    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), n.order_type)
-    GROUP BY d.order_id
+    -- the gap to the first later opening of one of repeat_types (order_followups: per order and following
+    -- type, the first opening after the completion), up to 30 days: the longest gap counted below
+    SELECT f.order_id, min(to_unixtime(f.next_opened_at) - to_unixtime(f.resolution_stopped_at)) AS gap_s
+    FROM order_followups f
+    WHERE f.resolution_stopped_at >= $from AND f.resolution_stopped_at < $to
+      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), f.next_type)
+      AND to_unixtime(f.next_opened_at) <= to_unixtime(f.resolution_stopped_at) + 30 * 86400
+    GROUP BY f.order_id
 ), scored AS (
     SELECT d.*, d.resolution_stopped_at AS period_at, x.gap_s FROM nxt x RIGHT JOIN done d ON d.order_id = x.order_id
 )

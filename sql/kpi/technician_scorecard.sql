@@ -18,20 +18,13 @@
 --   new order of repeat_types (default corrective: planned maintenance is no repeat) for the same equipment
 --   within window_days of the completion. Response SLA by the clock's end as in
 --   sla_response_compliance. Visits and work by the visit's end. CSAT by closing.
-WITH stops AS (
-    SELECT order_id, equipment_id, resolution_stopped_at,
-           to_unixtime(resolution_stopped_at) + $window_days * 86400 AS window_end
-    FROM orders_core
-    WHERE order_type = 'corrective' AND resolution_stopped_at >= $from AND resolution_stopped_at < $to
-), opens AS (
-    SELECT order_id, equipment_id, opened_at, to_unixtime(opened_at) AS opened_s FROM orders_core
-    WHERE array_has(string_to_array(replace($repeat_types, ' ', ''), ','), order_type)
-), repeat AS (
-    -- the window's end computed once per order, not once per pair of orders of the same unit
-    SELECT d.order_id FROM stops d JOIN opens n
-      ON n.equipment_id = d.equipment_id AND n.order_id <> d.order_id AND n.opened_at > d.resolution_stopped_at
-     AND n.opened_s <= d.window_end
-    GROUP BY d.order_id
+WITH repeat AS (
+    -- Corrective orders followed within the window by an order of repeat_types (order_followups keeps, per
+    -- order and following type, the first opening after the completion), as in first_time_fix_rate.
+    SELECT DISTINCT f.order_id FROM order_followups f
+    WHERE f.resolution_stopped_at >= $from AND f.resolution_stopped_at < $to AND f.order_type = 'corrective'
+      AND array_has(string_to_array(replace($repeat_types, ' ', ''), ','), f.next_type)
+      AND to_unixtime(f.next_opened_at) <= to_unixtime(f.resolution_stopped_at) + $window_days * 86400
 ), per_order AS (
     -- One pass over the orders for the completions, the first-time fixes, the response SLA and CSAT, each
     -- with its own period (not three passes over orders_core and orders).

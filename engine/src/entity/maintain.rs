@@ -264,6 +264,17 @@ impl Engine {
                     t.add(&theirs);
                 } else if let Some(pred) = theirs.predicate(column).filter(|_| !theirs.is_empty()) {
                     t.add(&self.keys_where(&ctx, &table, &def.key, pred).await?);
+                    // Keyed otherwise than what it follows (order_followups: by unit, following orders_core
+                    // by order): the followed rows as they stand now may name a key this table has no row
+                    // for yet (a new order of a unit), when they have this table's key column.
+                    let followed = self
+                        .entities
+                        .iter()
+                        .find(|d| &d.name == view)
+                        .and_then(|d| Some((tables.get(view)?, theirs.predicate(&d.key)?)));
+                    if let Some((their_table, their_pred)) = followed {
+                        t.add(&self.followed_keys(&ctx, their_table, &def.key, their_pred).await?);
+                    }
                 }
             }
             if t.count().is_some_and(|n| n > REBUILD_ABOVE_KEYS) {
@@ -377,6 +388,19 @@ impl Engine {
             "entity tables brought up to date"
         );
         Ok(report)
+    }
+
+    /// The values of `key` in the rows of the followed entity `table` that match
+    /// `pred`; none when it has no column `key`.
+    async fn followed_keys(&self, ctx: &SessionContext, table: &DeltaTable, key: &str, pred: Expr) -> Result<Touched> {
+        if table.version().is_none() {
+            return Ok(Touched::none());
+        }
+        let provider = self.delta_provider(ctx, table).await?;
+        if provider.schema().column_with_name(key).is_none() {
+            return Ok(Touched::none());
+        }
+        self.keys_where(ctx, table, key, pred).await
     }
 
     /// The values of `key` in the rows of entity `table` that match `pred`.
