@@ -98,7 +98,7 @@ ARROW_TO_DUCKDB = {
     "Int64": "BIGINT",
     "Float64": "DOUBLE",
     "Date32": "DATE",
-    "ts_type()": "TIMESTAMPTZ",
+    "timestamp_type()": "TIMESTAMPTZ",
 }
 
 
@@ -114,7 +114,7 @@ def events_columns(root: Path = ROOT) -> tuple[list[tuple[str, str]], str]:
     ids = re.findall(r'"(\w+)"', ids_m.group(1))
     body = schema_m.group(0)
     cols: list[tuple[str, str]] = []
-    field_re = re.compile(r'Field::new\(\s*(?:"(\w+)"|(\w+))\s*,\s*(?:DataType::(\w+)|(ts_type\(\)))')
+    field_re = re.compile(r'Field::new\(\s*(?:"(\w+)"|(\w+))\s*,\s*(?:DataType::(\w+)|(\w+\(\)))')
     pos = 0
     for m in re.finditer(r"for id in ID_COLUMNS|Field::new\(", body):
         if m.start() < pos:
@@ -125,7 +125,10 @@ def events_columns(root: Path = ROOT) -> tuple[list[tuple[str, str]], str]:
             continue
         f = field_re.match(body, m.start())
         if not f:
-            continue
+            # A field written another way would silently drop a column (as the timestamps were when
+            # ts_type() became timestamp_type()): refuse instead.
+            line = body[m.start() : body.find("\n", m.start())]
+            raise SystemExit(f"translate.py: cannot read the events field `{line.strip()}` in arrow_schema.rs")
         name = f.group(1) or consts.get(f.group(2) or "", "")
         arrow = f.group(3) or f.group(4)
         if arrow not in ARROW_TO_DUCKDB or not name:
