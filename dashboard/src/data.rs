@@ -8,9 +8,9 @@
 //! was computed at, the page is drawn from it at once, and an answer older
 //! than `max_age` is recomputed in the background for the next paint. After
 //! a commit, an answer of the older version stored at most
-//! [`max_stale`](crate::DashboardState::max_stale) ago is drawn
-//! too (the section says which lake version it shows) while the newest is
-//! computed in the background. So a page never waits on a scan when nothing
+//! [`max_stale`](crate::DashboardState::max_stale) ago, or whose refresh is
+//! under way, is drawn too (the section says which lake version it shows)
+//! while the newest is computed in the background. So a page never waits on a scan when nothing
 //! changed or commits stream in; it waits only after a pause longer than
 //! `max_stale`, or for a request never seen since the process started.
 //!
@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fieldhouse_engine::cache::CachedKpi;
@@ -100,19 +100,17 @@ pub(crate) async fn fetch(
     let fresh = {
         let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
         match map.get_mut(&key) {
-            // Current, or of an older version but recent enough to show while
-            // the newest is computed (under a stream of commits the version
-            // moves every few seconds: waiting for it would make every page
-            // wait on a scan).
-            Some(e) if e.answer.lake_version >= version || e.stored.elapsed() <= state.max_stale => {
-                let stale = e.answer.lake_version < version || e.stored.elapsed() > state.cache.max_age();
-                let refresh = !e.refreshing && stale;
-                if refresh {
-                    e.refreshing = true;
+            Some(e) => {
+                let age = e.stored.elapsed();
+                match shown(e.answer.lake_version, version, age, e.refreshing, state.max_stale, state.cache.max_age()) {
+                    Shown::Wait => None,
+                    Shown::Stored { refresh } => {
+                        e.refreshing |= refresh;
+                        Some((e.answer.clone(), refresh))
+                    }
                 }
-                Some((e.answer.clone(), refresh))
             }
-            _ => None,
+            None => None,
         }
     };
     if let Some((answer, refresh)) = fresh {
@@ -136,6 +134,43 @@ pub(crate) async fn fetch(
     let answer = to_answer(&a);
     put(key, answer.clone());
     Ok(answer)
+}
+
+/// What a page does with a stored answer.
+#[derive(Debug, PartialEq, Eq)]
+enum Shown {
+    /// Draw it; `refresh`: start computing the newest in the background.
+    Stored { refresh: bool },
+    /// Compute the newest and wait for it.
+    Wait,
+}
+
+/// Whether a stored answer of lake version `stored_version`, stored `age`
+/// ago, is drawn for a page at lake version `version`: when it is of that
+/// version; else (under a stream of commits the version moves every few
+/// seconds: waiting for it would make every page wait on a scan) when it is
+/// at most `max_stale` old, or while a refresh of it is under way. The last:
+/// when the refreshes queue behind other computations for longer than
+/// `max_stale` (a loaded server at each new version), the pages waited for
+/// a computation of their own in the same queue (8 pages at once took 6.9 s
+/// under `bench/live`). Only after a pause (nothing refreshing, the answer
+/// older than `max_stale`) does a page wait; `max_stale` 0: always, for an
+/// answer of an older version. A drawn answer of an older
+/// version, or older than `max_age`, starts a refresh unless one runs.
+fn shown(
+    stored_version: i64,
+    version: i64,
+    age: Duration,
+    refreshing: bool,
+    max_stale: Duration,
+    max_age: Duration,
+) -> Shown {
+    let current = stored_version >= version;
+    if !current && (max_stale.is_zero() || (age > max_stale && !refreshing)) {
+        return Shown::Wait;
+    }
+    let stale = !current || age > max_age;
+    Shown::Stored { refresh: stale && !refreshing }
 }
 
 fn to_answer(a: &CachedKpi) -> Answer {
@@ -303,5 +338,32 @@ pub(crate) fn text(row: &Row, key: &str) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Null => None,
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALE: Duration = Duration::from_secs(10);
+    const AGE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_stored_answer_is_drawn_unless_it_is_old_and_nothing_refreshes_it() {
+        let s = Duration::from_secs;
+        let shown = |stored, age, refreshing| shown(stored, 7, s(age), refreshing, STALE, AGE);
+        // The page's version: drawn; refreshed only past max_age.
+        assert_eq!(shown(7, 5, false), Shown::Stored { refresh: false });
+        assert_eq!(shown(7, 61, false), Shown::Stored { refresh: true });
+        assert_eq!(shown(7, 61, true), Shown::Stored { refresh: false }, "one refresh at a time");
+        // An older version: drawn within max_stale, the newest computed beside it.
+        assert_eq!(shown(6, 5, false), Shown::Stored { refresh: true });
+        assert_eq!(shown(6, 5, true), Shown::Stored { refresh: false });
+        // Older than max_stale: drawn while its refresh runs, however long it takes ...
+        assert_eq!(shown(6, 30, true), Shown::Stored { refresh: false });
+        // ... else (after a pause) the page waits for the newest.
+        assert_eq!(shown(6, 30, false), Shown::Wait);
+        // max_stale 0: an older version is never drawn.
+        assert_eq!(super::shown(6, 7, s(0), true, Duration::ZERO, AGE), Shown::Wait);
     }
 }
