@@ -10,9 +10,10 @@
 //! a commit, an answer of the older version stored at most
 //! [`max_stale`](crate::DashboardState::max_stale) ago, or whose refresh is
 //! under way, is drawn too (the section says which lake version it shows)
-//! while the newest is computed in the background. So a page never waits on a scan when nothing
-//! changed or commits stream in; it waits only after a pause longer than
-//! `max_stale`, or for a request never seen since the process started.
+//! while the newest is computed in the background. So a page never waits on
+//! a scan when nothing changed or commits stream in; it waits only after a
+//! pause longer than `max_stale`, or for a request never seen since the
+//! process started.
 //!
 //! The store is process-wide (keyed by lake directory too), so that
 //! [`warm`](crate::warm) at server start fills what the router reads.
@@ -99,19 +100,16 @@ pub(crate) async fn fetch(
     let key = key(state, request, caller);
     let fresh = {
         let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
-        match map.get_mut(&key) {
-            Some(e) => {
-                let age = e.stored.elapsed();
-                match shown(e.answer.lake_version, version, age, e.refreshing, state.max_stale, state.cache.max_age()) {
-                    Shown::Wait => None,
-                    Shown::Stored { refresh } => {
-                        e.refreshing |= refresh;
-                        Some((e.answer.clone(), refresh))
-                    }
+        map.get_mut(&key).and_then(|e| {
+            let age = e.stored.elapsed();
+            match shown(e.answer.lake_version, version, age, e.refreshing, state.max_stale, state.cache.max_age()) {
+                Shown::Wait => None,
+                Shown::Stored { refresh } => {
+                    e.refreshing |= refresh;
+                    Some((e.answer.clone(), refresh))
                 }
             }
-            None => None,
-        }
+        })
     };
     if let Some((answer, refresh)) = fresh {
         if refresh {

@@ -185,7 +185,7 @@ fn lower_priority(by: i32) {
 }
 
 /// The runtime of entity maintenance: two workers with deep stacks, made once per process,
-/// at a lower CPU priority than the readers.
+/// [`maintenance_nice`] nicer than the process.
 fn maintenance_runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     if let Some(rt) = RUNTIME.get() {
@@ -431,13 +431,10 @@ impl Engine {
     }
 
     /// The values of `key` in the rows of the followed entity `table` that match
-    /// `pred`; none when it has no column `key`.
+    /// `pred`; none when it has no column `key` (or no version yet).
     async fn followed_keys(&self, ctx: &SessionContext, table: &DeltaTable, key: &str, pred: Expr) -> Result<Touched> {
-        if table.version().is_none() {
-            return Ok(Touched::none());
-        }
-        let provider = self.delta_provider(ctx, table).await?;
-        if provider.schema().column_with_name(key).is_none() {
+        // From the table's Delta schema: no scan is built just to look at the columns.
+        if !table.snapshot().is_ok_and(|s| s.schema().field(key).is_some()) {
             return Ok(Touched::none());
         }
         self.keys_where(ctx, table, key, pred).await
