@@ -25,6 +25,7 @@ mod cached;
 pub mod catalog;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+mod compute;
 pub mod entity;
 pub mod error;
 pub mod output;

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::catalog::KpiDef;
+use crate::compute::on_query_runtime;
 use crate::scope::Caller;
 use crate::session::{AsOf, Engine, SessionOptions, read_only};
 use crate::{Error, Result};
@@ -91,16 +92,21 @@ pub async fn run_kpi(engine: &Engine, request: &KpiRequest, caller: &Caller) -> 
     if !def.allows(caller.role) {
         return Err(Error::Forbidden { message: format!("role `{}` may not read KPI `{}`", caller.role, def.name) });
     }
-    let timeout = engine.config().query_timeout;
-    let deadline = Instant::now() + timeout;
-    let planned = async {
-        let ctx = engine.session(caller, &request.session).await?;
-        let df = plan_kpi(&ctx, def, request).await?;
-        df.execute_stream().await.map_err(Error::query(format!("KPI `{}`", def.name)))
-    };
-    let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
-    tracing::debug!(kpi = %def.name, by = ?request.by, "kpi planned");
-    Ok(with_deadline(stream, deadline, timeout))
+    let (engine, request, caller) = (engine.clone(), request.clone(), caller.clone());
+    on_query_runtime(async move {
+        let def = engine.catalog().get(&request.name)?;
+        let timeout = engine.config().query_timeout;
+        let deadline = Instant::now() + timeout;
+        let planned = async {
+            let ctx = engine.session(&caller, &request.session).await?;
+            let df = plan_kpi(&ctx, def, &request).await?;
+            df.execute_stream().await.map_err(Error::query(format!("KPI `{}`", def.name)))
+        };
+        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
+        tracing::debug!(kpi = %def.name, by = ?request.by, "kpi planned");
+        Ok(with_deadline(stream, deadline, timeout))
+    })
+    .await
 }
 
 /// Plan KPI `def` with the parameters and dimensions of `request` in `ctx`, a
@@ -135,15 +141,19 @@ pub async fn run_sql(
     // EXPLAIN [ANALYZE] of a query for unscoped readers: a plan names the
     // lake's files and the scope's own SQL, which are not a partner's to see.
     check_single_query(sql, caller.scope()?.is_none())?;
-    let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
-    let deadline = Instant::now() + timeout;
-    let planned = async {
-        let ctx: SessionContext = engine.session(caller, session).await?;
-        let df = ctx.sql_with_options(sql, read_only()).await.map_err(refusal)?;
-        execute_limited(df, limits.max_rows).await
-    };
-    let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
-    Ok(with_deadline(stream, deadline, timeout))
+    let (engine, sql, caller, session) = (engine.clone(), sql.to_string(), caller.clone(), session.clone());
+    on_query_runtime(async move {
+        let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
+        let deadline = Instant::now() + timeout;
+        let planned = async {
+            let ctx: SessionContext = engine.session(&caller, &session).await?;
+            let df = ctx.sql_with_options(&sql, read_only()).await.map_err(refusal)?;
+            execute_limited(df, limits.max_rows).await
+        };
+        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
+        Ok(with_deadline(stream, deadline, timeout))
+    })
+    .await
 }
 
 /// Run `plan`, planned in `ctx` (a session from [`Engine::session`]), under
@@ -159,14 +169,18 @@ pub async fn run_plan(
     default_timeout: Duration,
 ) -> Result<SendableRecordBatchStream> {
     read_only().verify_plan(&plan).map_err(refusal)?;
-    let timeout = limits.timeout.unwrap_or(default_timeout);
-    let deadline = Instant::now() + timeout;
-    let planned = async {
-        let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
-        execute_limited(df, limits.max_rows).await
-    };
-    let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
-    Ok(with_deadline(stream, deadline, timeout))
+    let ctx = ctx.clone();
+    on_query_runtime(async move {
+        let timeout = limits.timeout.unwrap_or(default_timeout);
+        let deadline = Instant::now() + timeout;
+        let planned = async {
+            let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
+            execute_limited(df, limits.max_rows).await
+        };
+        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
+        Ok(with_deadline(stream, deadline, timeout))
+    })
+    .await
 }
 
 /// `df` cut to `max_rows` rows (a plan's lines are not cut, and EXPLAIN
