@@ -15,7 +15,7 @@
 //! | `kpi_cache_entries` | `FIELDHOUSE_KPI_CACHE_ENTRIES` | 512 | KPI answers kept |
 //! | `kpi_concurrency` | `FIELDHOUSE_KPI_CONCURRENCY` | 1 | KPI computations running at once (others wait; each uses every core) |
 //! | `kpi_cache_mib` | `FIELDHOUSE_KPI_CACHE_MIB` | 256 | memory for kept KPI answers |
-//! | `dashboard_max_stale_secs` | `FIELDHOUSE_DASHBOARD_MAX_STALE` | 10 | after a commit, a dashboard section may show an answer of an older lake version computed at most this long ago while the new one is computed (0: always wait for the newest) |
+//! | `dashboard_max_stale_secs` | `FIELDHOUSE_DASHBOARD_MAX_STALE` | 10 | after a commit, a dashboard section may show its answer of the older lake version, if that answer was still the newest at most this long ago or its refresh is under way, while the new one is computed (0: always wait for the newest) |
 //! | `memory_limit_mib` | `FIELDHOUSE_MEMORY_LIMIT` | half the machine's memory, at least 2048 | memory pool of KPI queries |
 //! | `sql_max_rows` | `FIELDHOUSE_SQL_MAX_ROWS` | 100000 | most rows one SQL query returns |
 //! | `sql_timeout_secs` | `FIELDHOUSE_SQL_TIMEOUT` | 30 | time limit of one SQL query |

@@ -7,13 +7,14 @@
 //! and caller scope too: when the lake version is still the one that answer
 //! was computed at, the page is drawn from it at once, and an answer older
 //! than `max_age` is recomputed in the background for the next paint. After
-//! a commit, an answer of the older version stored at most
-//! [`max_stale`](crate::DashboardState::max_stale) ago, or whose refresh is
-//! under way, is drawn too (the section says which lake version it shows)
-//! while the newest is computed in the background. So a page never waits on
-//! a scan when nothing changed or commits stream in; it waits only after a
-//! pause longer than `max_stale`, or for a request never seen since the
-//! process started.
+//! a commit, an answer of the older version that was still the newest at
+//! most [`max_stale`](crate::DashboardState::max_stale) ago, or whose
+//! refresh is under way, is drawn too (the section says which lake version
+//! it shows) while the newest is computed in the background. So a page never
+//! waits on a scan when nothing changed or commits stream in, however far
+//! apart the commits are; it waits only when nobody asked for the answer for
+//! longer than `max_stale` before a commit (a pause), or for a request never
+//! seen since the process started.
 //!
 //! The store is process-wide (keyed by lake directory too), so that
 //! [`warm`](crate::warm) at server start fills what the router reads.
@@ -56,6 +57,9 @@ struct Key {
 struct Entry {
     answer: Answer,
     stored: Instant,
+    /// When the answer was last known to be of the newest version: stored,
+    /// or a page found it so.
+    newest_at: Instant,
     refreshing: bool,
 }
 
@@ -86,7 +90,8 @@ fn put(key: Key, answer: Answer) {
             map.remove(&k);
         }
     }
-    map.insert(key, Entry { answer, stored: Instant::now(), refreshing: false });
+    let now = Instant::now();
+    map.insert(key, Entry { answer, stored: now, newest_at: now, refreshing: false });
 }
 
 /// The answer to `request` for `caller` at lake version `version` (what the
@@ -101,8 +106,11 @@ pub(crate) async fn fetch(
     let fresh = {
         let mut map = store().lock().unwrap_or_else(PoisonError::into_inner);
         map.get_mut(&key).and_then(|e| {
-            let age = e.stored.elapsed();
-            match shown(e.answer.lake_version, version, age, e.refreshing, state.max_stale, state.cache.max_age()) {
+            if e.answer.lake_version >= version {
+                e.newest_at = Instant::now();
+            }
+            let ages = Ages { stored: e.stored.elapsed(), outdated: e.newest_at.elapsed() };
+            match shown(e.answer.lake_version, version, ages, e.refreshing, state.max_stale, state.cache.max_age()) {
                 Shown::Wait => None,
                 Shown::Stored { refresh } => {
                     e.refreshing |= refresh;
@@ -143,31 +151,45 @@ enum Shown {
     Wait,
 }
 
-/// Whether a stored answer of lake version `stored_version`, stored `age`
-/// ago, is drawn for a page at lake version `version`: when it is of that
-/// version; else (under a stream of commits the version moves every few
-/// seconds: waiting for it would make every page wait on a scan) when it is
-/// at most `max_stale` old, or while a refresh of it is under way. The last:
-/// when the refreshes queue behind other computations for longer than
-/// `max_stale` (a loaded server at each new version), the pages waited for
-/// a computation of their own in the same queue (8 pages at once took 6.9 s
-/// under `bench/live`). Only after a pause (nothing refreshing, the answer
-/// older than `max_stale`) does a page wait; `max_stale` 0: always, for an
-/// answer of an older version. A drawn answer of an older
-/// version, or older than `max_age`, starts a refresh unless one runs.
+/// How old a stored answer is.
+#[derive(Debug, Clone, Copy)]
+struct Ages {
+    /// Since it was computed (against `max_age`).
+    stored: Duration,
+    /// Since it was last known to be of the newest version (against `max_stale`).
+    outdated: Duration,
+}
+
+/// Whether a stored answer of lake version `stored_version` is drawn for a
+/// page at lake version `version`: when it is of that version; else (under
+/// a stream of commits the version moves every few seconds: waiting for it
+/// would make every page wait on a scan) when it was still the newest at
+/// most `max_stale` ago, or while a refresh of it is under way.
+///
+/// The age that counts is since the answer was last known newest, not since
+/// it was computed: when the versions came more than `max_stale` apart (a
+/// loaded server: passes of 8 s and more), every answer was older than
+/// `max_stale` when the next version came, and all 8 pages of `bench/live`
+/// waited 1.4-2.5 s together at each such version. And while refreshes
+/// queue behind other computations, the pages do not wait for a computation
+/// of their own in the same queue (8 pages at once took 6.9 s). Only after a
+/// pause (nobody found the answer newest within `max_stale`, nothing
+/// refreshing) does a page wait; `max_stale` 0: always, for an answer of an
+/// older version. A drawn answer of an older version, or computed more than
+/// `max_age` ago, starts a refresh unless one runs.
 fn shown(
     stored_version: i64,
     version: i64,
-    age: Duration,
+    ages: Ages,
     refreshing: bool,
     max_stale: Duration,
     max_age: Duration,
 ) -> Shown {
     let current = stored_version >= version;
-    if !current && (max_stale.is_zero() || (age > max_stale && !refreshing)) {
+    if !current && (max_stale.is_zero() || (ages.outdated > max_stale && !refreshing)) {
         return Shown::Wait;
     }
-    let stale = !current || age > max_age;
+    let stale = !current || ages.stored > max_age;
     Shown::Stored { refresh: stale && !refreshing }
 }
 
@@ -349,7 +371,9 @@ mod tests {
     #[test]
     fn a_stored_answer_is_drawn_unless_it_is_old_and_nothing_refreshes_it() {
         let s = Duration::from_secs;
-        let shown = |stored, age, refreshing| shown(stored, 7, s(age), refreshing, STALE, AGE);
+        // Computed and last known newest `age` ago.
+        let ages = |age| Ages { stored: s(age), outdated: s(age) };
+        let shown = |stored, age, refreshing| shown(stored, 7, ages(age), refreshing, STALE, AGE);
         // The page's version: drawn; refreshed only past max_age.
         assert_eq!(shown(7, 5, false), Shown::Stored { refresh: false });
         assert_eq!(shown(7, 61, false), Shown::Stored { refresh: true });
@@ -362,6 +386,17 @@ mod tests {
         // ... else (after a pause) the page waits for the newest.
         assert_eq!(shown(6, 30, false), Shown::Wait);
         // max_stale 0: an older version is never drawn.
-        assert_eq!(super::shown(6, 7, s(0), true, Duration::ZERO, AGE), Shown::Wait);
+        assert_eq!(super::shown(6, 7, ages(0), true, Duration::ZERO, AGE), Shown::Wait);
+    }
+
+    #[test]
+    fn an_answer_newest_until_just_now_is_drawn_however_long_ago_it_was_computed() {
+        let s = Duration::from_secs;
+        let shown =
+            |stored, outdated| super::shown(6, 7, Ages { stored: s(stored), outdated: s(outdated) }, false, STALE, AGE);
+        // Versions 30 s apart: computed 30 s ago, newest until a second ago: drawn, refreshed.
+        assert_eq!(shown(30, 1), Shown::Stored { refresh: true });
+        // Nobody saw it newest for longer than max_stale: the page waits.
+        assert_eq!(shown(30, 11), Shown::Wait);
     }
 }

@@ -52,8 +52,9 @@ pub struct DashboardState {
     pub cache: Arc<KpiCache>,
     pub auth: Arc<dyn Authenticate>,
     /// After a commit, a section shows its answer of an older lake version
-    /// stored at most this long ago while the newest is computed in the
-    /// background (zero: always wait for the newest; see [`data`]).
+    /// that was still the newest at most this long ago (or whose refresh is
+    /// under way) while the newest is computed in the background (zero:
+    /// always wait for the newest; see [`data`]).
     pub max_stale: std::time::Duration,
 }
 

@@ -260,3 +260,40 @@ async fn after_a_commit_a_recent_answer_is_shown_while_the_newest_is_computed() 
     assert_eq!(value(&newest, "sla-trend-value"), 50.0, "O7 (North, met): 2 met of 4");
     assert!(shown_versions(&newest).iter().any(|v| before.iter().all(|b| v > b)));
 }
+
+#[tokio::test]
+async fn an_answer_computed_long_ago_but_newest_until_the_commit_is_shown_while_the_newest_is_computed() {
+    let dir = october_lake();
+    let mut state = state(dir.path());
+    state.max_stale = std::time::Duration::from_secs(1);
+    let path = format!("/dashboard/management?{OCT}&region=North");
+    let (_, first) = get(&state, &path, Some(MANAGER)).await;
+    assert_eq!(value(&first, "sla-trend-value"), 33.33);
+    let before = shown_versions(&first);
+
+    // Versions further apart than max_stale: the answer is older than that
+    // when the next one comes, but a page found it the newest just before.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (_, again) = get(&state, &path, Some(MANAGER)).await;
+    assert_eq!(shown_versions(&again), before);
+    let mut w = october();
+    let n = w.events.len();
+    later(&mut w);
+    fieldhouse_engine::testing::write_events(dir.path(), &w.events[n..]).await.unwrap();
+
+    // Drawn at once from the older version, not waited for.
+    let (_, second) = get(&state, &path, Some(MANAGER)).await;
+    assert_eq!(value(&second, "sla-trend-value"), 33.33);
+    assert_eq!(shown_versions(&second), before);
+
+    // The newest is computed in the background meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (_, html) = get(&state, &path, Some(MANAGER)).await;
+        if value(&html, "sla-trend-value") == 50.0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the newest answer never came");
+    }
+}
