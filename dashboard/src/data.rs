@@ -136,7 +136,9 @@ pub(crate) async fn fetch(
         }
         return Ok(answer);
     }
+    let started = Instant::now();
     let a = state.cache.run(&state.engine, request, caller).await?;
+    tracing::debug!(kpi = %request.name, version, ms = started.elapsed().as_millis(), "a dashboard section waited for its answer");
     let answer = to_answer(&a);
     put(key, answer.clone());
     Ok(answer)

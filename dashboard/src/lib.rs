@@ -162,11 +162,14 @@ async fn render(
     page: Page,
     filters: &Filters,
 ) -> Result<Markup, (StatusCode, String)> {
+    let started = std::time::Instant::now();
     let version = state.engine.lake_version().await.map_err(|e| {
         tracing::warn!(error = %e, "dashboard: reading the lake version");
         (StatusCode::SERVICE_UNAVAILABLE, "The data lake cannot be read right now.".to_string())
     })?;
+    let version_ms = started.elapsed().as_millis();
     let names = data::names(state, caller, version).await;
+    let names_ms = started.elapsed().as_millis() - version_ms;
     let catalog = state.engine.catalog();
     let ctx = sections::Ctx { state, caller, filters, names: &names, version };
     let cards = futures::future::join_all(page.readable(catalog, caller.role).into_iter().map(|s| {
@@ -174,6 +177,14 @@ async fn render(
         async move { sections::card(s, ctx).await }
     }))
     .await;
+    tracing::debug!(
+        page = page.slug(),
+        version,
+        version_ms,
+        names_ms,
+        sections_ms = started.elapsed().as_millis() - version_ms - names_ms,
+        "dashboard page drawn"
+    );
 
     let qs = filters.query_string();
     let pages: Vec<Page> = Page::ALL.iter().copied().filter(|p| !p.readable(catalog, caller.role).is_empty()).collect();

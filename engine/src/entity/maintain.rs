@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::IntoFuture;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext, col, lit};
@@ -17,7 +17,7 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::batches::{conform, delta_schema, sorted_by, text_values};
-use super::{ENTITIES_DIR, ENTITY_APP_ID, REBUILD_ABOVE_EVENTS, REBUILD_ABOVE_KEYS, TableState};
+use super::{ENTITIES_DIR, ENTITY_APP_ID, REBUILD_ABOVE_KEYS, TableState, rebuild_above};
 use crate::session::{AsOf, EVENTS_TABLE, Engine};
 use crate::{Error, Result};
 
@@ -184,6 +184,19 @@ fn lower_priority(by: i32) {
     }
 }
 
+/// How long the upkeep waits after a pass that took `took` before it looks
+/// for new events again, when longer than `poll`: as long as the pass took
+/// (the upkeep takes at most half of the time), or three times as long after
+/// a pass over a flood (more new events than [`rebuild_above`]: the tables
+/// are rebuilt; at most a quarter of the time). Under a flood a pass
+/// of several seconds in every two cut `bench/ingest/entities.sh`'s events/s
+/// to 0.52-0.66 of events-only ingest. A steady stream's passes keep the
+/// shorter wait, and so does the first pass of a lake (a rebuild, no flood).
+fn pause_after(took: Duration, poll: Duration, flood: bool) -> Option<Duration> {
+    let pause = if flood { took * 3 } else { took };
+    (pause > poll).then_some(pause)
+}
+
 /// The runtime of entity maintenance: two workers with deep stacks, made once per process,
 /// [`maintenance_nice`] nicer than the process.
 fn maintenance_runtime() -> Result<&'static tokio::runtime::Runtime> {
@@ -272,7 +285,9 @@ impl Engine {
             Some(f) => self.new_events(f, &events).await?,
             None => None,
         };
-        let new = new.filter(|n| n.rows <= REBUILD_ABOVE_EVENTS);
+        let total: usize =
+            events.snapshot().map(|s| s.log_data().iter().filter_map(|f| f.num_records()).sum()).unwrap_or(0);
+        let new = new.filter(|n| n.rows <= rebuild_above(total));
         let ctx = self.maintenance_context();
         let provider = self.delta_provider(&ctx, &events).await?;
         ctx.register_table("__events_all", provider).map_err(Error::query("registering events"))?;
@@ -539,12 +554,11 @@ impl Engine {
     /// runs, latest reads of this engine (and its clones) take the version
     /// the tables reflect (see [`Engine::lake_version`]).
     ///
-    /// After a pass that took longer than `poll`, the next check waits as
-    /// long as the pass took: maintenance takes at most about half of the
-    /// time, so a flood of events (whose passes rebuild whole tables) does not
-    /// starve the ingest that commits them; the tables then lag further and
-    /// catch up when the flood ends. A steady stream's passes are shorter
-    /// than `poll` and keep it.
+    /// After a pass that took longer than `poll`, the next check waits (see
+    /// [`pause_after`]): as long as the pass took, three times as long after
+    /// a pass over a flood of events (whose passes rebuild whole tables), so
+    /// the upkeep does not starve the ingest that commits them; the tables
+    /// then lag further and catch up when the flood ends.
     pub async fn maintain_forever(
         &self,
         poll: std::time::Duration,
@@ -571,8 +585,10 @@ impl Engine {
                     };
                     if behind {
                         let started = Instant::now();
+                        let mut flood = false;
                         match self.maintain_entities(MaintainOptions::default()).await {
-                            Ok(_) => {
+                            Ok(report) => {
+                                flood = report.from_version.is_some() && report.new_events.is_none();
                                 self.failed_passes.store(0, Ordering::Relaxed);
                                 // Each pass adds a manifest object; between compactions, prune now and then.
                                 passes += 1;
@@ -587,9 +603,8 @@ impl Engine {
                                 warn!(error = %e.chain(), failed_in_a_row = n, "entity maintenance pass failed; retrying");
                             }
                         }
-                        let took = started.elapsed();
-                        if took > poll {
-                            tick.reset_after(took);
+                        if let Some(pause) = pause_after(started.elapsed(), poll, flood) {
+                            tick.reset_after(pause);
                         }
                     }
                     if !compact_every.is_zero() && compacted.elapsed() >= compact_every {
@@ -644,6 +659,27 @@ impl Engine {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    #[test]
+    fn a_pass_rebuilds_above_a_fiftieth_of_the_events_within_bounds() {
+        use super::super::{REBUILD_ABOVE_EVENTS, REBUILD_FLOOR_EVENTS, rebuild_above};
+        assert_eq!(rebuild_above(1_317_550), 26_351, "the demo lake");
+        assert_eq!(rebuild_above(1_000), REBUILD_FLOOR_EVENTS, "small lakes recompute by key");
+        assert_eq!(rebuild_above(13_473_986), REBUILD_ABOVE_EVENTS, "the large lake");
+    }
+
+    #[test]
+    fn after_a_long_pass_the_upkeep_waits_as_long_and_three_times_as_long_under_a_flood() {
+        let ms = Duration::from_millis;
+        let poll = ms(500);
+        assert_eq!(super::pause_after(ms(300), poll, false), None, "a short pass keeps the poll");
+        assert_eq!(super::pause_after(ms(2000), poll, false), Some(ms(2000)));
+        assert_eq!(super::pause_after(ms(2000), poll, true), Some(ms(6000)));
+        assert_eq!(super::pause_after(ms(200), poll, true), Some(ms(600)));
+        assert_eq!(super::pause_after(ms(100), poll, true), None);
+    }
 
     /// The nice value of the calling thread (field 19 of /proc/thread-self/stat).
     fn thread_nice() -> i32 {

@@ -68,8 +68,23 @@ pub const ENTITIES_DIR: &str = "entities";
 /// The Delta `txn` application id of entity maintenance (version = the events version reflected).
 pub const ENTITY_APP_ID: &str = "fieldhouse-entities";
 /// A pass over more new events than this rebuilds every table instead of
-/// recomputing keys (a bulk load touches most keys anyway).
+/// recomputing keys (a bulk load touches most keys anyway); so does one over
+/// more than a fiftieth of the events, at least [`REBUILD_FLOOR_EVENTS`]
+/// (see [`rebuild_above`]).
 pub const REBUILD_ABOVE_EVENTS: usize = 250_000;
+/// New events a pass recomputes by key whatever the lake's size.
+pub const REBUILD_FLOOR_EVENTS: usize = 10_000;
+
+/// Above how many new events a pass rebuilds the tables, for a lake of
+/// `total` events: a fiftieth of them, between [`REBUILD_FLOOR_EVENTS`] and
+/// [`REBUILD_ABOVE_EVENTS`]. Recomputing keys costs about 0.5 ms a new event
+/// on the demo lake of 1.3 M events (5,000 events: 3.8 s; 130,000: 65 s,
+/// under `bench/ingest/entities.sh`) where rebuilding every table takes
+/// 14-20 s: with the fixed 250,000 alone, a pass over 130,000 events of a
+/// flood took 65 s and ingest beside it fell to 0.56 of events-only.
+pub fn rebuild_above(total: usize) -> usize {
+    (total / 50).clamp(REBUILD_FLOOR_EVENTS, REBUILD_ABOVE_EVENTS)
+}
 /// A pass that touches more keys of a table than this rebuilds the table.
 pub const REBUILD_ABOVE_KEYS: usize = 50_000;
 
