@@ -11,14 +11,20 @@
 //! finished batches, and the operating system shares the cores between the
 //! two. As DataFusion's `thread_pools` example advises for a server.
 //!
-//! Dropping the returned stream stops the query (its sender fails, the task
-//! ends and drops the plan); an error before the first batch (planning,
-//! a refusal, the time limit) is returned as the `Err` of the call, as
-//! before.
+//! Dropping the returned stream, or the call before it returns, aborts the
+//! task and with it the plan (an aggregation's first batch may be the whole
+//! computation away: waiting for the next send to fail would keep a query
+//! of a gone client running past every concurrency limit). A query whose
+//! task ends without saying so (a panic) ends its stream with an error,
+//! never as a cut-short answer. An error of planning or starting is the
+//! `Err` of the call, as before; one while running comes through the
+//! stream.
 
 use std::future::Future;
 use std::sync::OnceLock;
 
+use arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::channel::{mpsc, oneshot};
@@ -56,8 +62,9 @@ where
 {
     let rt = runtime()?;
     let (started_tx, started_rx) = oneshot::channel();
-    let (mut tx, rx) = mpsc::channel(IN_FLIGHT);
-    rt.spawn(async move {
+    // `None`: the stream's end, sent after its last batch.
+    let (mut tx, rx) = mpsc::channel::<Option<datafusion::error::Result<RecordBatch>>>(IN_FLIGHT);
+    let task = rt.spawn(async move {
         let mut stream = match start.await {
             Ok(s) => s,
             Err(e) => {
@@ -70,15 +77,45 @@ where
         }
         while let Some(batch) = stream.next().await {
             let failed = batch.is_err();
-            // The reader is gone: stop the query.
-            if tx.send(batch).await.is_err() || failed {
+            if tx.send(Some(batch)).await.is_err() {
                 return;
             }
+            // An error ends the stream (said, not a panic).
+            if failed {
+                break;
+            }
+        }
+        let _ = tx.send(None).await;
+    });
+    let guard = AbortOnDrop(task.abort_handle());
+    let schema = started_rx.await.map_err(|_| stopped("before it started"))??;
+    let batches = futures::stream::unfold((rx, Some(guard)), |(mut rx, guard)| async move {
+        let guard = guard?;
+        match rx.next().await {
+            Some(Some(batch)) => Some((batch, (rx, Some(guard)))),
+            Some(None) => None,
+            // The task ended without the end marker: it panicked.
+            None => Some((Err(DataFusionError::External(Box::new(stopped("while running")))), (rx, None))),
         }
     });
-    let schema =
-        started_rx.await.map_err(|_| Error::Refused { message: "the query stopped before it started".into() })??;
-    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rx)))
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+}
+
+/// A query task that ended without finishing (a panic: see the log).
+fn stopped(when: &str) -> Error {
+    Error::Query {
+        context: format!("the query stopped unexpectedly {when}"),
+        source: DataFusionError::Internal("the query task ended without an answer".into()),
+    }
+}
+
+/// Aborts the query task when the reader drops it.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
@@ -87,9 +124,8 @@ mod tests {
 
     use std::sync::Arc;
 
-    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::error::DataFusionError;
 
     use super::*;
 
@@ -137,26 +173,65 @@ mod tests {
         assert!(got[0].as_ref().is_err_and(|e| e.to_string().contains("broken")));
     }
 
+    /// A stream whose first batch never comes (an aggregation still
+    /// computing), which says when it is dropped.
+    fn pending_until_dropped(dropped: oneshot::Sender<()>) -> SendableRecordBatchStream {
+        struct Pending(Option<oneshot::Sender<()>>);
+        impl Drop for Pending {
+            fn drop(&mut self) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let pending = Pending(Some(dropped));
+        let items = futures::stream::pending::<datafusion::error::Result<RecordBatch>>().map(move |b| {
+            let _ = &pending;
+            b
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, items))
+    }
+
     #[tokio::test]
-    async fn dropping_the_stream_stops_the_query() {
-        let (seen_tx, mut seen_rx) = mpsc::unbounded::<i64>();
-        let stream = on_query_runtime(async move {
+    async fn dropping_the_stream_stops_a_query_that_has_no_batch_yet() {
+        let (dropped_tx, dropped_rx) = oneshot::channel();
+        let stream = on_query_runtime(async move { Ok(pending_until_dropped(dropped_tx)) }).await.unwrap();
+        drop(stream);
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), dropped_rx).await;
+        assert!(matches!(stopped, Ok(Ok(()))), "the plan was not dropped: {stopped:?}");
+    }
+
+    #[tokio::test]
+    async fn a_query_that_panics_ends_its_stream_with_an_error_not_a_short_answer() {
+        let stream = on_query_runtime(async {
             let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
             let s = schema.clone();
-            let items = futures::stream::iter(0..1_000_000_i64).map(move |i| {
-                let _ = seen_tx.unbounded_send(i);
+            let items = futures::stream::iter(0..3_i64).map(move |i| {
+                assert!(i < 1, "an operator panics");
                 Ok(RecordBatch::try_new(s.clone(), vec![Arc::new(Int64Array::from(vec![i]))])?)
             });
             Ok(Box::pin(RecordBatchStreamAdapter::new(schema, items)) as SendableRecordBatchStream)
         })
         .await
         .unwrap();
-        drop(stream);
-        // The task ends (its sender closes) after at most the batches in flight and one more.
-        let mut produced = 0;
-        while seen_rx.next().await.is_some() {
-            produced += 1;
-        }
-        assert!(produced <= IN_FLIGHT as i64 + 3, "{produced} batches made after the reader left");
+        let got: Vec<_> = stream.collect().await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].is_ok());
+        assert!(got[1].as_ref().is_err_and(|e| e.to_string().contains("stopped unexpectedly")), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_planning_is_an_error_of_the_call() {
+        let err = on_query_runtime(async {
+            if std::hint::black_box(true) {
+                panic!("planning panics");
+            }
+            Ok(batches(1))
+        })
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(err, Error::Query { .. }), "{err:?}");
     }
 }

@@ -92,11 +92,12 @@ pub async fn run_kpi(engine: &Engine, request: &KpiRequest, caller: &Caller) -> 
     if !def.allows(caller.role) {
         return Err(Error::Forbidden { message: format!("role `{}` may not read KPI `{}`", caller.role, def.name) });
     }
+    // The time limit counts from the call: waiting for a query worker is in it.
+    let timeout = engine.config().query_timeout;
+    let deadline = Instant::now() + timeout;
     let (engine, request, caller) = (engine.clone(), request.clone(), caller.clone());
     on_query_runtime(async move {
         let def = engine.catalog().get(&request.name)?;
-        let timeout = engine.config().query_timeout;
-        let deadline = Instant::now() + timeout;
         let planned = async {
             let ctx = engine.session(&caller, &request.session).await?;
             let df = plan_kpi(&ctx, def, &request).await?;
@@ -141,10 +142,10 @@ pub async fn run_sql(
     // EXPLAIN [ANALYZE] of a query for unscoped readers: a plan names the
     // lake's files and the scope's own SQL, which are not a partner's to see.
     check_single_query(sql, caller.scope()?.is_none())?;
+    let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
+    let deadline = Instant::now() + timeout;
     let (engine, sql, caller, session) = (engine.clone(), sql.to_string(), caller.clone(), session.clone());
     on_query_runtime(async move {
-        let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
-        let deadline = Instant::now() + timeout;
         let planned = async {
             let ctx: SessionContext = engine.session(&caller, &session).await?;
             let df = ctx.sql_with_options(&sql, read_only()).await.map_err(refusal)?;
@@ -169,10 +170,10 @@ pub async fn run_plan(
     default_timeout: Duration,
 ) -> Result<SendableRecordBatchStream> {
     read_only().verify_plan(&plan).map_err(refusal)?;
+    let timeout = limits.timeout.unwrap_or(default_timeout);
+    let deadline = Instant::now() + timeout;
     let ctx = ctx.clone();
     on_query_runtime(async move {
-        let timeout = limits.timeout.unwrap_or(default_timeout);
-        let deadline = Instant::now() + timeout;
         let planned = async {
             let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
             execute_limited(df, limits.max_rows).await

@@ -17,7 +17,7 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::batches::{conform, delta_schema, sorted_by, text_values};
-use super::{ENTITIES_DIR, ENTITY_APP_ID, REBUILD_ABOVE_KEYS, TableState, rebuild_above};
+use super::{ENTITIES_DIR, ENTITY_APP_ID, REBUILD_ABOVE_EVENTS, REBUILD_ABOVE_KEYS, TableState, rebuild_above};
 use crate::session::{AsOf, EVENTS_TABLE, Engine};
 use crate::{Error, Result};
 
@@ -126,6 +126,10 @@ pub struct EntityReport {
     pub new_events: Option<usize>,
     pub tables: Vec<EntityTableReport>,
     pub ms: u64,
+    /// Whether the pass rebuilt because more events came than
+    /// [`rebuild_above`] (a flood), not for another reason.
+    #[serde(skip)]
+    pub flood: bool,
 }
 
 /// Key columns of the new events, by column name, with the event type of each row.
@@ -188,7 +192,8 @@ fn lower_priority(by: i32) {
 /// for new events again, when longer than `poll`: as long as the pass took
 /// (the upkeep takes at most half of the time), or three times as long after
 /// a pass over a flood (more new events than [`rebuild_above`]: the tables
-/// are rebuilt; at most a quarter of the time). Under a flood a pass
+/// are rebuilt; at most a quarter of the time). A rebuild for another
+/// reason (the first pass, an events version no longer readable) is no flood. Under a flood a pass
 /// of several seconds in every two cut `bench/ingest/entities.sh`'s events/s
 /// to 0.52-0.66 of events-only ingest. A steady stream's passes keep the
 /// shorter wait, and so does the first pass of a lake (a rebuild, no flood).
@@ -279,15 +284,19 @@ impl Engine {
                 new_events: Some(0),
                 tables: Vec::new(),
                 ms: 0,
+                flood: false,
             });
         }
         let new = match from {
             Some(f) => self.new_events(f, &events).await?,
             None => None,
         };
-        let total: usize =
-            events.snapshot().map(|s| s.log_data().iter().filter_map(|f| f.num_records()).sum()).unwrap_or(0);
-        let new = new.filter(|n| n.rows <= rebuild_above(total));
+        // The events' rows from the files' statistics; without them, the fixed bound.
+        let total: Option<usize> =
+            events.snapshot().ok().and_then(|s| s.log_data().iter().map(|f| f.num_records()).sum());
+        let above = total.map_or(REBUILD_ABOVE_EVENTS, rebuild_above);
+        let flood = new.as_ref().is_some_and(|n| n.rows > above);
+        let new = new.filter(|n| n.rows <= above);
         let ctx = self.maintenance_context();
         let provider = self.delta_provider(&ctx, &events).await?;
         ctx.register_table("__events_all", provider).map_err(Error::query("registering events"))?;
@@ -433,6 +442,7 @@ impl Engine {
             new_events: new.as_ref().map(|n| n.rows),
             tables: reports,
             ms: started.elapsed().as_millis() as u64,
+            flood,
         };
         info!(
             events_version = target,
@@ -588,7 +598,7 @@ impl Engine {
                         let mut flood = false;
                         match self.maintain_entities(MaintainOptions::default()).await {
                             Ok(report) => {
-                                flood = report.from_version.is_some() && report.new_events.is_none();
+                                flood = report.flood;
                                 self.failed_passes.store(0, Ordering::Relaxed);
                                 // Each pass adds a manifest object; between compactions, prune now and then.
                                 passes += 1;
