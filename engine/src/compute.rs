@@ -38,20 +38,29 @@ const IN_FLIGHT: usize = 2;
 /// The query runtime: made on first use, kept for the process.
 pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
+    process_runtime(&RUNTIME, "query runtime", || {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.thread_name("fh-query").thread_stack_size(crate::CLUSTER_STACK_BYTES).enable_all();
+        Ok(builder)
+    })
+}
+
+/// The runtime kept in `cell`, made by `builder` on first use (`what` names
+/// it in errors).
+pub(crate) fn process_runtime(
+    cell: &'static OnceLock<tokio::runtime::Runtime>,
+    what: &str,
+    builder: impl FnOnce() -> Result<tokio::runtime::Builder>,
+) -> Result<&'static tokio::runtime::Runtime> {
+    if let Some(rt) = cell.get() {
         return Ok(rt);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("fh-query")
-        .thread_stack_size(crate::CLUSTER_STACK_BYTES)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io { path: "query runtime".into(), source })?;
+    let rt = builder()?.build().map_err(|source| Error::Io { path: what.into(), source })?;
     // Another caller may have made one meanwhile: keep the first, drop ours off any runtime thread.
-    if let Err(ours) = RUNTIME.set(rt) {
+    if let Err(ours) = cell.set(rt) {
         std::thread::spawn(move || drop(ours));
     }
-    RUNTIME.get().ok_or_else(|| Error::Refused { message: "no query runtime".into() })
+    cell.get().ok_or_else(|| Error::Refused { message: format!("no {what}") })
 }
 
 /// Run `start` (which plans and starts a query) on the query runtime and

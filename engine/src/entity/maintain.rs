@@ -98,6 +98,10 @@ pub struct MaintainOptions {
     /// Stop with an error after this many table commits, before the manifest
     /// is written: a crash drill for tests.
     pub stop_after_commits: Option<usize>,
+    /// Recompute by key up to this many new events, rebuild above (default:
+    /// [`rebuild_above`] of the lake's events); tests that check the
+    /// incremental path over a large gap set it high.
+    pub rebuild_above: Option<usize>,
 }
 
 /// What one table got in a pass.
@@ -206,23 +210,17 @@ fn pause_after(took: Duration, poll: Duration, flood: bool) -> Option<Duration> 
 /// [`maintenance_nice`] nicer than the process.
 fn maintenance_runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    let nice = maintenance_nice(std::env::var(NICE_VARIABLE).ok().as_deref())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("fh-entities")
-        .thread_stack_size(MAINTENANCE_STACK)
-        .on_thread_start(move || lower_priority(nice))
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io { path: "entity maintenance runtime".into(), source })?;
-    // Another caller may have made one meanwhile: keep the first, drop ours off any runtime thread.
-    if let Err(ours) = RUNTIME.set(rt) {
-        std::thread::spawn(move || drop(ours));
-    }
-    RUNTIME.get().ok_or_else(|| Error::Refused { message: "no entity maintenance runtime".into() })
+    crate::compute::process_runtime(&RUNTIME, "entity maintenance runtime", || {
+        let nice = maintenance_nice(std::env::var(NICE_VARIABLE).ok().as_deref())?;
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
+            .worker_threads(2)
+            .thread_name("fh-entities")
+            .thread_stack_size(MAINTENANCE_STACK)
+            .on_thread_start(move || lower_priority(nice))
+            .enable_all();
+        Ok(builder)
+    })
 }
 
 /// Whether every file of `uris` (files of `table`'s store) is still there.
@@ -294,7 +292,7 @@ impl Engine {
         // The events' rows from the files' statistics; without them, the fixed bound.
         let total: Option<usize> =
             events.snapshot().ok().and_then(|s| s.log_data().iter().map(|f| f.num_records()).sum());
-        let above = total.map_or(REBUILD_ABOVE_EVENTS, rebuild_above);
+        let above = options.rebuild_above.unwrap_or_else(|| total.map_or(REBUILD_ABOVE_EVENTS, rebuild_above));
         let flood = new.as_ref().is_some_and(|n| n.rows > above);
         let new = new.filter(|n| n.rows <= above);
         let ctx = self.maintenance_context();
