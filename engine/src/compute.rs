@@ -138,8 +138,13 @@ mod tests {
 
     use super::*;
 
+    /// One column `n`.
+    fn schema() -> arrow::datatypes::SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]))
+    }
+
     fn batches(n: i64) -> SendableRecordBatchStream {
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let schema = schema();
         let s = schema.clone();
         let items = futures::stream::iter(0..n).map(move |i| {
             // Where the query runs: the thread's name.
@@ -168,7 +173,7 @@ mod tests {
     #[tokio::test]
     async fn an_error_in_the_stream_reaches_the_reader_and_ends_it() {
         let stream = on_query_runtime(async {
-            let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+            let schema = schema();
             let items = futures::stream::iter(vec![
                 Err(DataFusionError::Execution("broken".into())),
                 Ok(RecordBatch::new_empty(schema.clone())),
@@ -193,7 +198,7 @@ mod tests {
                 }
             }
         }
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let schema = schema();
         let pending = Pending(Some(dropped));
         let items = futures::stream::pending::<datafusion::error::Result<RecordBatch>>().map(move |b| {
             let _ = &pending;
@@ -214,7 +219,7 @@ mod tests {
     #[tokio::test]
     async fn a_query_that_panics_ends_its_stream_with_an_error_not_a_short_answer() {
         let stream = on_query_runtime(async {
-            let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+            let schema = schema();
             let s = schema.clone();
             let items = futures::stream::iter(0..3_i64).map(move |i| {
                 assert!(i < 1, "an operator panics");

@@ -4,6 +4,7 @@
 //! caller.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -92,19 +93,29 @@ pub async fn run_kpi(engine: &Engine, request: &KpiRequest, caller: &Caller) -> 
     if !def.allows(caller.role) {
         return Err(Error::Forbidden { message: format!("role `{}` may not read KPI `{}`", caller.role, def.name) });
     }
-    // The time limit counts from the call: waiting for a query worker is in it.
     let timeout = engine.config().query_timeout;
-    let deadline = Instant::now() + timeout;
-    let (engine, request, caller) = (engine.clone(), request.clone(), caller.clone());
-    on_query_runtime(async move {
-        let def = engine.catalog().get(&request.name)?;
-        let planned = async {
-            let ctx = engine.session(&caller, &request.session).await?;
-            let df = plan_kpi(&ctx, def, &request).await?;
-            df.execute_stream().await.map_err(Error::query(format!("KPI `{}`", def.name)))
-        };
-        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
+    let (engine, request, caller, def) = (engine.clone(), request.clone(), caller.clone(), def.clone());
+    limited(timeout, async move {
+        let ctx = engine.session(&caller, &request.session).await?;
+        let df = plan_kpi(&ctx, &def, &request).await?;
+        let stream = df.execute_stream().await.map_err(Error::query(format!("KPI `{}`", def.name)))?;
         tracing::debug!(kpi = %def.name, by = ?request.by, "kpi planned");
+        Ok(stream)
+    })
+    .await
+}
+
+/// Plan and start a query with `planned` on the query runtime (see
+/// [`crate::compute`]) under the time limit `timeout`, which counts from
+/// this call (waiting for a query worker is in it) and covers planning and
+/// the whole stream.
+async fn limited<F>(timeout: Duration, planned: F) -> Result<SendableRecordBatchStream>
+where
+    F: Future<Output = Result<SendableRecordBatchStream>> + Send + 'static,
+{
+    let deadline = Instant::now() + timeout;
+    on_query_runtime(async move {
+        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
         Ok(with_deadline(stream, deadline, timeout))
     })
     .await
@@ -143,16 +154,11 @@ pub async fn run_sql(
     // lake's files and the scope's own SQL, which are not a partner's to see.
     check_single_query(sql, caller.scope()?.is_none())?;
     let timeout = limits.timeout.unwrap_or(engine.config().query_timeout);
-    let deadline = Instant::now() + timeout;
     let (engine, sql, caller, session) = (engine.clone(), sql.to_string(), caller.clone(), session.clone());
-    on_query_runtime(async move {
-        let planned = async {
-            let ctx: SessionContext = engine.session(&caller, &session).await?;
-            let df = ctx.sql_with_options(&sql, read_only()).await.map_err(refusal)?;
-            execute_limited(df, limits.max_rows).await
-        };
-        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
-        Ok(with_deadline(stream, deadline, timeout))
+    limited(timeout, async move {
+        let ctx: SessionContext = engine.session(&caller, &session).await?;
+        let df = ctx.sql_with_options(&sql, read_only()).await.map_err(refusal)?;
+        execute_limited(df, limits.max_rows).await
     })
     .await
 }
@@ -170,16 +176,10 @@ pub async fn run_plan(
     default_timeout: Duration,
 ) -> Result<SendableRecordBatchStream> {
     read_only().verify_plan(&plan).map_err(refusal)?;
-    let timeout = limits.timeout.unwrap_or(default_timeout);
-    let deadline = Instant::now() + timeout;
     let ctx = ctx.clone();
-    on_query_runtime(async move {
-        let planned = async {
-            let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
-            execute_limited(df, limits.max_rows).await
-        };
-        let stream = tokio::time::timeout_at(deadline, planned).await.map_err(|_| timeout_error(timeout))??;
-        Ok(with_deadline(stream, deadline, timeout))
+    limited(limits.timeout.unwrap_or(default_timeout), async move {
+        let df = ctx.execute_logical_plan(plan).await.map_err(refusal)?;
+        execute_limited(df, limits.max_rows).await
     })
     .await
 }

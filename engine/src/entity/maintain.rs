@@ -196,11 +196,11 @@ fn lower_priority(by: i32) {
 /// for new events again, when longer than `poll`: as long as the pass took
 /// (the upkeep takes at most half of the time), or three times as long after
 /// a pass over a flood (more new events than [`rebuild_above`]: the tables
-/// are rebuilt; at most a quarter of the time). A rebuild for another
-/// reason (the first pass, an events version no longer readable) is no flood. Under a flood a pass
-/// of several seconds in every two cut `bench/ingest/entities.sh`'s events/s
+/// are rebuilt; at most a quarter of the time). Under a flood a pass of
+/// several seconds in every two cut `bench/ingest/entities.sh`'s events/s
 /// to 0.52-0.66 of events-only ingest. A steady stream's passes keep the
-/// shorter wait, and so does the first pass of a lake (a rebuild, no flood).
+/// shorter wait, and so does a rebuild for another reason (the first pass of
+/// a lake, an events version no longer readable).
 fn pause_after(took: Duration, poll: Duration, flood: bool) -> Option<Duration> {
     let pause = if flood { took * 3 } else { took };
     (pause > poll).then_some(pause)
@@ -289,12 +289,18 @@ impl Engine {
             Some(f) => self.new_events(f, &events).await?,
             None => None,
         };
-        // The events' rows from the files' statistics; without them, the fixed bound.
-        let total: Option<usize> =
-            events.snapshot().ok().and_then(|s| s.log_data().iter().map(|f| f.num_records()).sum());
-        let above = options.rebuild_above.unwrap_or_else(|| total.map_or(REBUILD_ABOVE_EVENTS, rebuild_above));
-        let flood = new.as_ref().is_some_and(|n| n.rows > above);
-        let new = new.filter(|n| n.rows <= above);
+        // Above the bound the tables are rebuilt. The events' rows (for the
+        // bound) from the files' statistics, only when there are new events to
+        // weigh; without statistics, the fixed bound.
+        let flood = new.as_ref().is_some_and(|n| {
+            n.rows
+                > options.rebuild_above.unwrap_or_else(|| {
+                    let total: Option<usize> =
+                        events.snapshot().ok().and_then(|s| s.log_data().iter().map(|f| f.num_records()).sum());
+                    total.map_or(REBUILD_ABOVE_EVENTS, rebuild_above)
+                })
+        });
+        let new = new.filter(|_| !flood);
         let ctx = self.maintenance_context();
         let provider = self.delta_provider(&ctx, &events).await?;
         ctx.register_table("__events_all", provider).map_err(Error::query("registering events"))?;
